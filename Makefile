@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := app
+
+.PHONY: run test lint bench translations run-prod clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+translations/zh_Hans_CN/LC_MESSAGES/messages.mo: translations/zh_Hans_CN/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d translations
+
+setup: $(BIN)/.installed translations/zh_Hans_CN/LC_MESSAGES/messages.mo
+
+## make run: set up, migrate, seed demo data and serve the embedded default (SQLite, in-process tasks)
+run: setup
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed
+	@echo ""
+	@echo "Foodtrace is serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	@echo ""
+	IN_PROCESS_BEAT=true $(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) \
+		--access-logfile - "app:create_app()"
+
+## make test: set up, lint, run every test
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+## make bench: every benchmark in bench/; figures go to bench/results.json and bench/RESULTS.md
+bench: setup
+	set -e; for script in bench/*.py; do \
+		case $$script in */harness.py|*/__init__.py) continue;; esac; \
+		echo "== $$script"; $(BIN)/python $$script; \
+	done
+
+## make translations: re-extract strings and merge them into the zh_CN catalogue
+translations: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot \
+		--ignore-dirs=".venv instance tests bench" --no-location --sort-output --omit-header .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --width 100
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

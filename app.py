@@ -1,0 +1,307 @@
+"""Composition root: settings from the environment, the Flask app, the Celery app, sessions, CLI.
+
+This is the only module that reads `os.environ`. Nothing connects at import time: `create_app()`
+builds the engine, and the Celery app is configured lazily from the same settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _instance_secret(path: Path, nbytes: int = 32) -> str:
+    """Read a secret from instance/, creating it (mode 0600) on first run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(nbytes))
+    return path.read_text().strip()
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every configuration value of Foodtrace; see the README's configuration table."""
+
+    instance_path: Path = ROOT / "instance"
+    database_url: str = ""
+    secret_key: str = ""
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
+    celery_queue: str = "foodtrace"
+    ledger_origin: str = "foodtrace.campus.example/ledger"
+    ledger_key_path: Path | None = None
+    ledger_checkpoint_seconds: int = 300
+    rate_limit_storage_url: str = "memory://"
+    max_content_length: int = 16 * 1024 * 1024
+    login_max_attempts: int = 5
+    login_window_seconds: int = 900
+    session_cookie_secure: bool = False
+    default_locale: str = "zh_CN"
+    cold_chain_profile: str = "gb31654"
+    timezone: str = "Asia/Shanghai"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    in_process_beat: bool = False
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from environment variables (overrides win, for tests)."""
+        env = dict(os.environ if env is None else env)
+        instance = Path(env.get("FOODTRACE_INSTANCE", str(ROOT / "instance")))
+        values: dict[str, Any] = {
+            "instance_path": instance,
+            "database_url": env.get("DATABASE_URL", ""),
+            "secret_key": env.get("SECRET_KEY", ""),
+            "celery_broker_url": env.get("CELERY_BROKER_URL", ""),
+            "celery_result_backend": env.get("CELERY_RESULT_BACKEND", ""),
+            "celery_queue": env.get("CELERY_QUEUE", "foodtrace"),
+            "ledger_origin": env.get("LEDGER_ORIGIN", cls.ledger_origin),
+            "ledger_key_path": Path(env["LEDGER_KEY_PATH"]) if env.get("LEDGER_KEY_PATH") else None,
+            "ledger_checkpoint_seconds": int(env.get("LEDGER_CHECKPOINT_SECONDS", "300")),
+            "rate_limit_storage_url": env.get("RATE_LIMIT_STORAGE_URL", "memory://"),
+            "max_content_length": int(env.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+            "login_max_attempts": int(env.get("LOGIN_MAX_ATTEMPTS", "5")),
+            "login_window_seconds": int(env.get("LOGIN_WINDOW_SECONDS", "900")),
+            "session_cookie_secure": _bool(env.get("SESSION_COOKIE_SECURE"), False),
+            "default_locale": env.get("DEFAULT_LOCALE", "zh_CN"),
+            "cold_chain_profile": env.get("COLD_CHAIN_PROFILE", "gb31654"),
+            "timezone": env.get("FOODTRACE_TIMEZONE", "Asia/Shanghai"),
+            "mqtt_url": env.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
+            "in_process_beat": _bool(env.get("IN_PROCESS_BEAT"), False),
+        }
+        values.update(overrides)
+        return cls(**values).resolved()
+
+    def resolved(self) -> Settings:
+        """Fill defaults that live in instance/ (SQLite file, secret key, ledger key path)."""
+        db = self.database_url or f"sqlite:///{self.instance_path / 'foodtrace.sqlite3'}"
+        secret = self.secret_key or _instance_secret(self.instance_path / "secret_key")
+        key_path = self.ledger_key_path or self.instance_path / "ledger_ed25519.pem"
+        return replace(self, database_url=db, secret_key=secret, ledger_key_path=key_path)
+
+    @property
+    def embedded(self) -> bool:
+        """True when tasks run in-process (no broker configured)."""
+        return not self.celery_broker_url
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create the SQLAlchemy engine for SQLite (embedded) or PostgreSQL (production).
+
+    SQLite transactions start with BEGIN IMMEDIATE so a writer holds the write lock from its
+    first statement: the ledger sequencer and every read-then-write service stay serialised
+    across processes instead of failing with SQLITE_BUSY on lock upgrade.
+    """
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("connect_timeout", 3)
+    return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+# --------------------------------------------------------------------------- Celery
+
+# Modules whose tasks a worker must know; each domain adds its tasks module here.
+TASK_MODULES = ("operations.tasks",)
+
+celery = Celery("foodtrace", set_as_current=False)
+celery.conf.update(task_always_eager=True, task_ignore_result=True)
+
+
+class _TaskRuntime:
+    """What tasks need at run time: a Flask app (for settings and sessions), built lazily."""
+
+    def __init__(self) -> None:
+        self.flask_app: Any = None
+        self.executor: ThreadPoolExecutor | None = None
+
+    def app(self) -> Any:
+        if self.flask_app is None:
+            self.flask_app = create_app()
+        return self.flask_app
+
+
+task_runtime = _TaskRuntime()
+
+
+def configure_celery(settings: Settings) -> Celery:
+    """Point the Celery app at the broker, or run tasks in-process when there is none."""
+    conf: dict[str, Any] = {
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        "beat_schedule": beat_schedule(settings),
+        "task_default_queue": settings.celery_queue,
+        "imports": TASK_MODULES,
+    }
+    if settings.embedded:
+        conf.update(task_always_eager=True, task_eager_propagates=True, broker_url="memory://")
+    else:
+        conf.update(
+            task_always_eager=False,
+            broker_url=settings.celery_broker_url,
+            result_backend=settings.celery_result_backend or None,
+            task_ignore_result=not settings.celery_result_backend,
+            broker_transport_options={"visibility_timeout": 3600},
+        )
+    celery.conf.update(conf)
+    return celery
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    """Periodic tasks run by Celery beat (or the in-process scheduler in the embedded mode)."""
+    return {
+        "heartbeat": {"task": "ops.heartbeat", "schedule": 60.0},
+    }
+
+
+def enqueue(task: Any, *args: Any) -> None:
+    """Run a task after the current request: on a worker in production, on a thread otherwise.
+
+    Callers enqueue after their service has committed, so the task always sees the rows.
+    """
+    app = task_runtime.flask_app
+    settings: Settings | None = app.extensions["foodtrace"].settings if app is not None else None
+    if settings is not None and not settings.embedded:
+        task.delay(*args)
+        return
+    if settings is not None and settings.testing:
+        task.apply(args=args)  # tests want the effect before the response returns
+        return
+    if task_runtime.executor is None:
+        task_runtime.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="task")
+    task_runtime.executor.submit(task.apply, args=args)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session for CLI commands and tasks; services commit, this only closes."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def engine_of(app: Any) -> Engine:
+    """The engine of a Flask app built by create_app()."""
+    return app.extensions["foodtrace"].engine
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    """Build the Flask app: engine, extensions, blueprints, CLI, error handlers."""
+    from web.factory import build_app  # late import: web imports this module
+
+    settings = settings or Settings.from_env()
+    flask_app = build_app(settings)
+    configure_celery(settings)
+    if task_runtime.flask_app is None or settings.testing:
+        task_runtime.flask_app = flask_app
+    if settings.embedded and settings.in_process_beat:
+        start_in_process_beat(settings)
+    return flask_app
+
+
+def start_in_process_beat(settings: Settings) -> threading.Thread:
+    """The embedded default's stand-in for Celery beat: run periodic tasks on a daemon thread."""
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    schedule = beat_schedule(settings)
+
+    def loop() -> None:
+        due = {name: time.monotonic() + 5 for name in schedule}
+        while True:
+            now = time.monotonic()
+            for name, entry in schedule.items():
+                if now >= due[name]:
+                    due[name] = now + float(entry["schedule"])
+                    try:
+                        celery.tasks[entry["task"]].apply()
+                    except Exception:
+                        logging.getLogger("foodtrace.beat").exception("task %s failed", name)
+            time.sleep(1)
+
+    thread = threading.Thread(target=loop, name="in-process-beat", daemon=True)
+    thread.start()
+    return thread
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations to `engine` (SQLite or PostgreSQL) up to `revision`."""
+    from alembic import command
+    from alembic.config import Config
+
+    import models_registry  # noqa: F401  (every table on SQLModel.metadata for Alembic)
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

@@ -1,0 +1,37 @@
+"""`flask --app app db upgrade` and `flask --app app demo seed`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app import engine_of, session_scope, upgrade_database
+
+db_cli = AppGroup("db", help="Database schema.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Apply migrations (SQLite or PostgreSQL, from DATABASE_URL)."""
+    upgrade_database(engine_of(current_app), revision)
+    click.echo(f"database at {revision}")
+
+
+@demo_cli.command("seed")
+def seed() -> None:
+    """Seed demo data (idempotent) and print the demo accounts."""
+    from demo import seed as demo_seed
+
+    with session_scope(engine_of(current_app)) as session:
+        accounts = demo_seed.seed_all(session=session)
+    click.echo(f"Demo accounts (password for all: {demo_seed.DEMO_PASSWORD}):")
+    for email, role in accounts:
+        click.echo(f"  {role:<9} {email}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(demo_cli)
