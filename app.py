@@ -69,7 +69,9 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(
+        cls, env: dict[str, str] | None = None, *, resolve: bool = True, **overrides: Any
+    ) -> Settings:
         """Build settings from environment variables (overrides win, for tests)."""
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("FOODTRACE_INSTANCE", str(ROOT / "instance")))
@@ -95,7 +97,8 @@ class Settings:
             "in_process_beat": _bool(env.get("IN_PROCESS_BEAT"), False),
         }
         values.update(overrides)
-        return cls(**values).resolved()
+        settings = cls(**values)
+        return settings.resolved() if resolve else settings
 
     def resolved(self) -> Settings:
         """Fill defaults that live in instance/ (SQLite file, secret key, ledger key path)."""
@@ -162,7 +165,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 TASK_MODULES = ("operations.tasks",)
 
 celery = Celery("foodtrace", set_as_current=False)
-celery.conf.update(task_always_eager=True, task_ignore_result=True)
+# Workers and beat (`celery -A app:celery ...`) never call create_app(): they read the same
+# settings from the environment, lazily, when Celery first needs its configuration.
+celery.add_defaults(lambda: celery_config(Settings.from_env(resolve=False)))
 
 
 class _TaskRuntime:
@@ -183,6 +188,12 @@ task_runtime = _TaskRuntime()
 
 def configure_celery(settings: Settings) -> Celery:
     """Point the Celery app at the broker, or run tasks in-process when there is none."""
+    celery.conf.update(celery_config(settings))
+    return celery
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings derived from Foodtrace settings."""
     conf: dict[str, Any] = {
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -206,8 +217,7 @@ def configure_celery(settings: Settings) -> Celery:
             task_ignore_result=not settings.celery_result_backend,
             broker_transport_options={"visibility_timeout": 3600},
         )
-    celery.conf.update(conf)
-    return celery
+    return conf
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from columns import utc_column, utcnow
 
-def utcnow() -> datetime:
-    """The current time, tz-aware UTC (every stored datetime is)."""
-    return datetime.now(UTC)
-
-
-def utc_column(*, nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
-    """A timezone-aware timestamp column (TIMESTAMPTZ on PostgreSQL)."""
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+__all__ = ["ROLE_LABELS", "ApiToken", "LoginAttempt", "Role", "User", "utc_column", "utcnow"]
 
 
 class Role(StrEnum):

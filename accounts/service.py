@@ -159,8 +159,6 @@ def authenticate(
     failures_addr, oldest_addr = _failures(session, LoginAttempt.remote_addr == remote_addr, since)
     if failures_email >= max_attempts or failures_addr >= 4 * max_attempts:
         oldest = min(t for t in (oldest_email, oldest_addr) if t is not None)
-        if oldest.tzinfo is None:  # SQLite hands back naive UTC
-            oldest = oldest.replace(tzinfo=now.tzinfo)
         raise LoginThrottled(max(1, int((oldest + window - now).total_seconds()) + 1))
     user = session.exec(select(User).where(User.email == email)).first()
     ok = check_password(user.password_hash if user else None, password)
