@@ -65,6 +65,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     in_process_beat: bool = False
+    prometheus_multiproc_dir: str = ""
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -95,6 +96,7 @@ class Settings:
             "timezone": env.get("FOODTRACE_TIMEZONE", "Asia/Shanghai"),
             "mqtt_url": env.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
             "in_process_beat": _bool(env.get("IN_PROCESS_BEAT"), False),
+            "prometheus_multiproc_dir": env.get("PROMETHEUS_MULTIPROC_DIR", ""),
         }
         values.update(overrides)
         settings = cls(**values)

@@ -47,7 +47,7 @@ def build_app(settings: composition.Settings) -> OpenAPI:
     flask_app.extensions["foodtrace"] = Foodtrace(
         settings=settings,
         engine=composition.make_engine(settings.database_url),
-        metrics=ops.Metrics(),
+        metrics=ops.Metrics(settings.prometheus_multiproc_dir),
         extras={},
     )
     errors.init_app(flask_app)

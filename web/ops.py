@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -24,7 +23,8 @@ bp = Blueprint("ops", __name__)
 class Metrics:
     """Request counters and latency histograms on the app's own registry."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiproc_dir: str = "") -> None:
+        self.multiproc_dir = multiproc_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "foodtrace_http_requests_total",
@@ -42,7 +42,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         # gunicorn workers each count separately; the multiprocess collector sums them.
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if self.multiproc_dir:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)

@@ -2,8 +2,10 @@ import json
 
 
 def test_users_create_prints_json_with_a_working_token(runner, client):
-    result = runner.invoke(args=["users", "create", "Desk2@Uni.edu", "--role", "desk",
-                                 "--password-stdin"], input="a long enough password\n")
+    result = runner.invoke(
+        args=["users", "create", "Desk2@Uni.edu", "--role", "desk", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["email"] == "desk2@uni.edu" and out["role"] == "desk" and out["id"] > 0

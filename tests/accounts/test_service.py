@@ -8,8 +8,13 @@ from accounts.models import ApiToken, User
 
 
 def make(session, email="a@uni.edu", role="desk", **kw):
-    return service.create_user(session=session, email=email, role=role,
-                               password=kw.pop("password", "correct horse battery"), **kw)
+    return service.create_user(
+        session=session,
+        email=email,
+        role=role,
+        password=kw.pop("password", "correct horse battery"),
+        **kw,
+    )
 
 
 def test_created_user_gets_argon2_hash_and_a_token_stored_only_hashed(session):
@@ -52,9 +57,15 @@ def test_revoked_token_no_longer_authenticates(session):
 
 
 def login(session, password, now, addr="10.0.0.1"):
-    return service.authenticate(session=session, email="a@uni.edu", password=password,
-                                remote_addr=addr, max_attempts=3,
-                                window=timedelta(minutes=15), now=now)
+    return service.authenticate(
+        session=session,
+        email="a@uni.edu",
+        password=password,
+        remote_addr=addr,
+        max_attempts=3,
+        window=timedelta(minutes=15),
+        now=now,
+    )
 
 
 def test_sign_in_is_throttled_after_repeated_failures_then_released(session):
@@ -73,6 +84,15 @@ def test_unknown_account_and_wrong_password_look_the_same(session):
     make(session)
     now = datetime(2026, 11, 1, tzinfo=UTC)
     assert login(session, "whatever-password", now) is None
-    assert service.authenticate(session=session, email="nobody@uni.edu", password="x" * 12,
-                                remote_addr="10.0.0.2", max_attempts=3,
-                                window=timedelta(minutes=15), now=now) is None
+    assert (
+        service.authenticate(
+            session=session,
+            email="nobody@uni.edu",
+            password="x" * 12,
+            remote_addr="10.0.0.2",
+            max_attempts=3,
+            window=timedelta(minutes=15),
+            now=now,
+        )
+        is None
+    )

@@ -16,7 +16,10 @@ def users(app):
         s = get_session()
         for role in ("admin", "desk", "merchant", "courier", "student", "device"):
             made[role] = service.create_user(
-                session=s, email=f"{role}@uni.edu", role=role, password=PASSWORD,
+                session=s,
+                email=f"{role}@uni.edu",
+                role=role,
+                password=PASSWORD,
                 merchant_id=1 if role == "merchant" else None,
             )
     return made
@@ -28,8 +31,9 @@ def csrf_of(client, path="/login"):
 
 
 def sign_in(client, email, password=PASSWORD):
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_of(client)})
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_of(client)}
+    )
 
 
 @pytest.mark.parametrize("role", ["admin", "desk", "merchant", "courier", "student", "device"])
@@ -93,8 +97,15 @@ def test_anonymous_visitor_is_sent_to_login_with_a_safe_next(client):
 
 def test_login_ignores_an_offsite_next(client, users):
     token = csrf_of(client)
-    resp = client.post("/login", data={"email": "desk@uni.edu", "password": PASSWORD,
-                                       "csrf_token": token, "next": "https://evil.example/"})
+    resp = client.post(
+        "/login",
+        data={
+            "email": "desk@uni.edu",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "https://evil.example/",
+        },
+    )
     assert resp.headers["Location"] == "/"
 
 
@@ -114,14 +125,18 @@ def test_api_with_an_unknown_token_is_401(client):
 
 @pytest.mark.parametrize("role", ["desk", "merchant", "courier", "student", "device"])
 def test_only_admins_create_users_through_the_api(client, users, role):
-    resp = client.post("/api/v1/users", headers=bearer(users, role),
-                       json={"email": "x@uni.edu", "role": "student"})
+    resp = client.post(
+        "/api/v1/users", headers=bearer(users, role), json={"email": "x@uni.edu", "role": "student"}
+    )
     assert resp.status_code == 403
 
 
 def test_admin_creates_a_user_and_its_token_works(client, users):
-    resp = client.post("/api/v1/users", headers=bearer(users, "admin"),
-                       json={"email": "new@uni.edu", "role": "courier"})
+    resp = client.post(
+        "/api/v1/users",
+        headers=bearer(users, "admin"),
+        json={"email": "new@uni.edu", "role": "courier"},
+    )
     assert resp.status_code == 201
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {resp.json['api_token']}"})
     assert me.json["email"] == "new@uni.edu"

@@ -9,7 +9,9 @@ def test_healthz_reports_the_database_ok(client):
 
 def test_healthz_is_503_when_the_database_is_down(tmp_path):
     settings = composition.Settings.from_env(
-        env={}, instance_path=tmp_path, testing=True,
+        env={},
+        instance_path=tmp_path,
+        testing=True,
         database_url="postgresql://postgres@127.0.0.1:1/none",  # nothing listens on port 1
     )
     client = composition.create_app(settings).test_client()
@@ -20,7 +22,10 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
 
 def test_healthz_checks_the_broker_when_one_is_configured(tmp_path, database_url, engine):
     settings = composition.Settings.from_env(
-        env={}, instance_path=tmp_path, testing=True, database_url=database_url,
+        env={},
+        instance_path=tmp_path,
+        testing=True,
+        database_url=database_url,
         celery_broker_url="redis://127.0.0.1:1/0",
     )
     resp = composition.create_app(settings).test_client().get("/healthz")
@@ -31,8 +36,11 @@ def test_metrics_count_requests_in_prometheus_format(client):
     client.get("/login")
     client.get("/login")
     body = client.get("/metrics").get_data(as_text=True)
-    line = next(x for x in body.splitlines()
-                if x.startswith("foodtrace_http_requests_total") and 'endpoint="/login"' in x)
+    line = next(
+        x
+        for x in body.splitlines()
+        if x.startswith("foodtrace_http_requests_total") and 'endpoint="/login"' in x
+    )
     assert line.endswith(" 2.0")
     assert "foodtrace_http_request_duration_seconds_bucket" in body
 

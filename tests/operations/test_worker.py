@@ -21,17 +21,42 @@ BROKER = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/15"
 def test_a_real_worker_runs_enqueued_tasks(tmp_path, database_url, engine):
     require_service("Redis", "127.0.0.1", 6379)
     queue = f"ft-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": BROKER,
-           "CELERY_QUEUE": queue, "FOODTRACE_INSTANCE": str(tmp_path / "instance")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_QUEUE": queue,
+        "FOODTRACE_INSTANCE": str(tmp_path / "instance"),
+    }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "app:celery", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "-Q", queue, "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "app:celery",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         settings = composition.Settings.from_env(
-            env={}, instance_path=tmp_path / "instance", database_url=database_url,
-            celery_broker_url=BROKER, celery_queue=queue,
+            env={},
+            instance_path=tmp_path / "instance",
+            database_url=database_url,
+            celery_broker_url=BROKER,
+            celery_queue=queue,
         )
         flask_app = composition.create_app(settings)
         composition.task_runtime.flask_app = flask_app

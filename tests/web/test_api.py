@@ -8,8 +8,12 @@ def admin_token(app):
     from web.db import get_session
 
     with app.app_context():
-        return service.create_user(session=get_session(), email="admin@uni.edu",
-                                   role="admin", password="long enough password").api_token
+        return service.create_user(
+            session=get_session(),
+            email="admin@uni.edu",
+            role="admin",
+            password="long enough password",
+        ).api_token
 
 
 def auth(token):
@@ -29,30 +33,41 @@ def test_interactive_docs_are_served(client):
 
 
 def test_malformed_json_is_a_400_in_the_error_format(client, admin_token):
-    resp = client.post("/api/v1/users", data="{not json", headers=auth(admin_token),
-                       content_type="application/json")
+    resp = client.post(
+        "/api/v1/users",
+        data="{not json",
+        headers=auth(admin_token),
+        content_type="application/json",
+    )
     assert resp.status_code == 400
     assert resp.json["error"]["code"] == "malformed_json"
 
 
 def test_wrong_types_are_422_naming_the_field(client, admin_token):
-    resp = client.post("/api/v1/users", headers=auth(admin_token),
-                       json={"email": "x@uni.edu", "role": "student", "merchant_id": "seven"})
+    resp = client.post(
+        "/api/v1/users",
+        headers=auth(admin_token),
+        json={"email": "x@uni.edu", "role": "student", "merchant_id": "seven"},
+    )
     assert resp.status_code == 422
     assert "merchant_id" in resp.json["error"]["message"]
     assert resp.json["error"]["details"][0]["field"] == "merchant_id"
 
 
 def test_unknown_fields_are_rejected_by_name(client, admin_token):
-    resp = client.post("/api/v1/users", headers=auth(admin_token),
-                       json={"email": "x@uni.edu", "role": "student", "is_admin": True})
+    resp = client.post(
+        "/api/v1/users",
+        headers=auth(admin_token),
+        json={"email": "x@uni.edu", "role": "student", "is_admin": True},
+    )
     assert resp.status_code == 422
     assert "is_admin" in resp.json["error"]["message"]
 
 
 def test_unknown_role_is_rejected(client, admin_token):
-    resp = client.post("/api/v1/users", headers=auth(admin_token),
-                       json={"email": "x@uni.edu", "role": "superuser"})
+    resp = client.post(
+        "/api/v1/users", headers=auth(admin_token), json={"email": "x@uni.edu", "role": "superuser"}
+    )
     assert resp.status_code == 422 and "role" in resp.json["error"]["message"]
 
 
@@ -61,13 +76,19 @@ def test_domain_errors_map_to_4xx_with_the_field(client, admin_token):
     assert client.post("/api/v1/users", headers=auth(admin_token), json=body).status_code == 201
     resp = client.post("/api/v1/users", headers=auth(admin_token), json=body)
     assert resp.status_code == 422
-    assert resp.json["error"]["details"] == [{"field": "email", "reason": resp.json["error"]["message"]}]
+    assert resp.json["error"]["details"] == [
+        {"field": "email", "reason": resp.json["error"]["message"]}
+    ]
 
 
 def test_oversize_body_is_413_json(app, client, admin_token):
     limit = app.config["MAX_CONTENT_LENGTH"]
-    resp = client.post("/api/v1/users", headers=auth(admin_token),
-                       data=b"x" * (limit + 1), content_type="application/json")
+    resp = client.post(
+        "/api/v1/users",
+        headers=auth(admin_token),
+        data=b"x" * (limit + 1),
+        content_type="application/json",
+    )
     assert resp.status_code == 413
     assert resp.json["error"]["code"] == "request_entity_too_large"
 

@@ -13,8 +13,9 @@ def test_session_cookie_is_httponly_and_samesite(client):
 
 
 def test_template_injection_in_a_field_is_escaped(client):
-    resp = client.post("/login", data={"email": "<script>alert(1)</script>{{7*7}}",
-                                       "password": "x"})
+    resp = client.post(
+        "/login", data={"email": "<script>alert(1)</script>{{7*7}}", "password": "x"}
+    )
     # CSRF refuses it first; the login page must still never echo raw markup.
     page = client.get("/login?next=<script>").get_data(as_text=True)
     assert "<script>" not in page
