@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 ROOT = Path(__file__).resolve().parent
+DEFAULT_LEDGER_ORIGIN = "foodtrace.campus.example/ledger"
 
 
 def _instance_secret(path: Path, nbytes: int = 32) -> str:
@@ -52,7 +53,7 @@ class Settings:
     celery_broker_url: str = ""
     celery_result_backend: str = ""
     celery_queue: str = "foodtrace"
-    ledger_origin: str = "foodtrace.campus.example/ledger"
+    ledger_origin: str = DEFAULT_LEDGER_ORIGIN
     ledger_key_path: Path | None = None
     ledger_checkpoint_seconds: int = 300
     rate_limit_storage_url: str = "memory://"
@@ -83,7 +84,7 @@ class Settings:
             "celery_broker_url": env.get("CELERY_BROKER_URL", ""),
             "celery_result_backend": env.get("CELERY_RESULT_BACKEND", ""),
             "celery_queue": env.get("CELERY_QUEUE", "foodtrace"),
-            "ledger_origin": env.get("LEDGER_ORIGIN", cls.ledger_origin),
+            "ledger_origin": env.get("LEDGER_ORIGIN", DEFAULT_LEDGER_ORIGIN),
             "ledger_key_path": Path(env["LEDGER_KEY_PATH"]) if env.get("LEDGER_KEY_PATH") else None,
             "ledger_checkpoint_seconds": int(env.get("LEDGER_CHECKPOINT_SECONDS", "300")),
             "rate_limit_storage_url": env.get("RATE_LIMIT_STORAGE_URL", "memory://"),
@@ -164,7 +165,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 # --------------------------------------------------------------------------- Celery
 
 # Modules whose tasks a worker must know; each domain adds its tasks module here.
-TASK_MODULES = ("operations.tasks",)
+TASK_MODULES = ("operations.tasks", "evidence.tasks")
 
 celery = Celery("foodtrace", set_as_current=False)
 # Workers and beat (`celery -A app:celery ...`) never call create_app(): they read the same
@@ -226,6 +227,10 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Periodic tasks run by Celery beat (or the in-process scheduler in the embedded mode)."""
     return {
         "heartbeat": {"task": "ops.heartbeat", "schedule": 60.0},
+        "ledger-checkpoint": {
+            "task": "ledger.checkpoint",
+            "schedule": float(settings.ledger_checkpoint_seconds),
+        },
     }
 
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+import ledger
 from columns import utc_column, utcnow
 
 __all__ = ["ROLE_LABELS", "ApiToken", "LoginAttempt", "Role", "User", "utc_column", "utcnow"]
@@ -80,3 +81,13 @@ class LoginAttempt(SQLModel, table=True):
     remote_addr: str = Field(default="", max_length=64, index=True)
     success: bool = Field(default=False)
     at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+# How `ledger verify` re-derives the users table: the email is recorded as a salted digest.
+USERS_PROJECTION = ledger.TableProjection(
+    table="users",
+    writes={"account.created", "account.changed"},
+    key="subject.user",
+    columns=["email", "role", "merchant_id", "is_active"],
+)
+PROJECTIONS = (USERS_PROJECTION,)

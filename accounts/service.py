@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
+import ledger
 from accounts.models import ApiToken, LoginAttempt, Role, User, utcnow
 from accounts.passwords import MIN_PASSWORD_LENGTH, check_password, hash_password
 
@@ -63,6 +64,7 @@ def create_user(
     merchant_id: int | None = None,
     display_name: str = "",
     locale: str | None = None,
+    actor: str = "system",
 ) -> NewUser:
     """Create a user with an API token; merchants must name their merchant."""
     email = normalise_email(email)
@@ -93,6 +95,23 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    assert user.id is not None
+    entry = ledger.append(
+        session,
+        ledger.Event(
+            type="account.created",
+            actor=actor,
+            subject={"user": user.id},
+            payload={
+                "email": user.email,
+                "role": user.role,
+                "merchant_id": user.merchant_id,
+                "is_active": user.is_active,
+            },
+            personal=frozenset({"email"}),
+        ),
+    )
+    user.ledger_index = entry.index
     token = _new_token(session, user, name="default")
     session.commit()
     return NewUser(user=user, api_token=token)

@@ -19,7 +19,9 @@ bp = Blueprint("accounts", __name__)
 api = api_blueprint("accounts_api", __name__, tag="accounts", description="Who am I")
 
 # What each role finds on its home page: (label, endpoint) pairs filled in as modules land.
-HOME_LINKS: dict[str, list[tuple[str, str]]] = {"admin": [("Users", "/admin/users")]}
+HOME_LINKS: dict[str, list[tuple[str, str]]] = {
+    "admin": [("Users", "/admin/users"), ("Evidence ledger", "/admin/ledger")],
+}
 
 
 class UserCreate(ApiModel):
