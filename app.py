@@ -164,8 +164,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 # --------------------------------------------------------------------------- Celery
 
-# Modules whose tasks a worker must know; each domain adds its tasks module here.
-TASK_MODULES = ("operations.tasks", "evidence.tasks")
+# The domains, in dependency order. Each may have models.py (tables, PROJECTIONS for ledger
+# verify), views.py and cli.py (with init_app(app)), tasks.py (Celery tasks) and demo.py
+# (seed(session=...)); web.factory, models_registry and demo.seed discover them from this list.
+DOMAINS = (
+    "accounts",
+    "operations",
+    "evidence",
+    "trace",
+    "orders",
+    "sensors",
+    "complaints",
+    "reports",
+)
+
+
+def domain_modules(kind: str) -> list[str]:
+    """`<domain>.<kind>` for every domain that has such a module, in DOMAINS order."""
+    import importlib.util
+
+    return [f"{d}.{kind}" for d in DOMAINS if importlib.util.find_spec(f"{d}.{kind}") is not None]
+
+
+TASK_MODULES = tuple(domain_modules("tasks"))
 
 celery = Celery("foodtrace", set_as_current=False)
 # Workers and beat (`celery -A app:celery ...`) never call create_app(): they read the same

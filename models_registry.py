@@ -1,8 +1,9 @@
 """Imports every domain's models so SQLModel.metadata knows all tables (for Alembic and tests)."""
 
-from accounts import models as accounts_models
-from evidence import models as evidence_models
-from ledger import models as ledger_models
-from operations import models as operations_models
+import importlib
 
-__all__ = ["accounts_models", "evidence_models", "ledger_models", "operations_models"]
+import app
+
+MODELS = [
+    importlib.import_module(name) for name in ["ledger.models", *app.domain_modules("models")]
+]

@@ -34,5 +34,12 @@ def seed_accounts(*, session: Session) -> list[tuple[str, str]]:
 
 
 def seed_all(*, session: Session) -> list[tuple[str, str]]:
-    """Seed everything the demo needs; safe to run again."""
-    return seed_accounts(session=session)
+    """Seed everything the demo needs, domain by domain (each `<domain>/demo.py`); idempotent."""
+    import importlib
+
+    import app
+
+    accounts = seed_accounts(session=session)
+    for name in app.domain_modules("demo"):
+        importlib.import_module(name).seed(session=session)
+    return accounts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,25 +82,22 @@ def build_app(settings: composition.Settings) -> OpenAPI:
 
 def _bind_ledger(flask_app: OpenAPI, settings: composition.Settings) -> None:
     """The deployment's signing key and every domain's projections, for proofs and verify."""
-    from accounts.models import PROJECTIONS as ACCOUNT_PROJECTIONS
     from evidence.service import LedgerKey
 
     assert settings.ledger_key_path is not None
     extras = flask_app.extensions["foodtrace"].extras
     extras["ledger_key"] = LedgerKey(settings.ledger_key_path, settings.ledger_origin)
-    extras["projections"] = [*ACCOUNT_PROJECTIONS]
+    extras["projections"] = [
+        projection
+        for name in composition.domain_modules("models")
+        for projection in getattr(importlib.import_module(name), "PROJECTIONS", ())
+    ]
 
 
 def _register_domains(flask_app: OpenAPI) -> None:
     """Each domain contributes its blueprints, CLI commands and error mappings."""
-    from accounts import cli as accounts_cli
-    from accounts import views as accounts_views
-    from evidence import cli as evidence_cli
-    from evidence import views as evidence_views
     from web import cli as web_cli
 
-    accounts_views.init_app(flask_app)
-    accounts_cli.init_app(flask_app)
-    evidence_views.init_app(flask_app)
-    evidence_cli.init_app(flask_app)
+    for name in composition.domain_modules("views") + composition.domain_modules("cli"):
+        importlib.import_module(name).init_app(flask_app)
     web_cli.init_app(flask_app)
