@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from accounts import service
 from accounts.models import Role
 from web.api import ApiModel, api_blueprint
-from web.auth import current_user, login_user, logout_user, roles_required, safe_next
+from web.auth import current_user, login_user, logout_user, public, roles_required, safe_next
 from web.db import get_session
 from web.errors import register_error
 
@@ -60,6 +60,7 @@ def home():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return render_template("login.html", email="", next=request.args.get("next", ""))
@@ -93,6 +94,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
+@public
 def logout():  # type: ignore[no-untyped-def]
     logout_user()
     flash(_("You have signed out."))

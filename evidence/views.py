@@ -10,7 +10,7 @@ import ledger
 from accounts.models import Role
 from evidence import service
 from web.api import api_blueprint
-from web.auth import current_user, roles_required
+from web.auth import current_user, public, roles_required
 from web.db import get_session
 from web.errors import register_error
 
@@ -71,12 +71,14 @@ def projections() -> list[ledger.Projection]:
     security=[],
     summary="The latest signed checkpoint (C2SP tlog-checkpoint note)",
 )
+@public
 def checkpoint():  # type: ignore[no-untyped-def]
     cp = service.latest_checkpoint(session=get_session(), key=ledger_key())
     return CheckpointOut(size=cp.size, root=service.b64(cp.root), note=cp.note).model_dump()
 
 
 @api.get("/ledger/public-key", security=[], summary="The Ed25519 key that signs checkpoints (PEM)")
+@public
 def public_key():  # type: ignore[no-untyped-def]
     return Response(service.public_key_pem(ledger_key()), mimetype="application/x-pem-file")
 
@@ -97,6 +99,7 @@ def entry(path: EntryPath):  # type: ignore[no-untyped-def]
     security=[],
     summary="RFC 9162 consistency proof between two tree sizes",
 )
+@public
 def consistency(query: ConsistencyQuery):  # type: ignore[no-untyped-def]
     return service.consistency(session=get_session(), first=query.first, second=query.second)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, redirect, request, session
 from flask_babel import Babel
 
-from web.auth import safe_next
+from web.auth import public, safe_next
 
 LOCALES = ("zh_CN", "en")
 bp = Blueprint("i18n", __name__)
@@ -28,6 +28,7 @@ def select_locale() -> str:
 
 
 @bp.get("/lang/<code>")
+@public
 def switch(code: str):  # type: ignore[no-untyped-def]
     """Remember the chosen language and go back where the user was."""
     if code in LOCALES:

@@ -15,6 +15,7 @@ from prometheus_client import (
 )
 
 from operations import service as operations
+from web.auth import public
 from web.db import get_session
 
 bp = Blueprint("ops", __name__)
@@ -50,6 +51,7 @@ class Metrics:
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> Response:
     """Database (and broker, when configured) reachability, and the last worker heartbeat."""
     ext = current_app.extensions["foodtrace"]
@@ -64,6 +66,7 @@ def healthz() -> Response:
 
 
 @bp.get("/metrics")
+@public
 def metrics() -> Response:
     return Response(
         current_app.extensions["foodtrace"].metrics.exposition(), mimetype=CONTENT_TYPE_LATEST
