@@ -4,6 +4,30 @@ Callers pass their own SQLModel session; the ledger writes in it and never commi
 row and its entry commit (or roll back) together. Entries are RFC 8785 JSON envelopes hashed per
 RFC 9162; proofs are RFC 9162 with 0-based indexes; checkpoints are C2SP tlog-checkpoint notes
 signed with Ed25519. `ledger/verify_proof.py` checks proof bundles with no Foodtrace code.
+
+A service (the transaction boundary):
+
+    entry = ledger.append(session, ledger.Event(
+        "complaint.opened", {"category": c, "phone": phone}, actor=f"user:{user.id}",
+        subject={"case": case.id}, personal=frozenset({"phone"})))
+    case.ledger_index = entry.index
+    session.commit()
+
+The rest of the API:
+    append_many(session, events) -> list[Entry]          one write, contiguous indexes
+    append_batch(session, event, records) -> Entry       anchors an RFC 9162 root of records
+    prove_record(records, i) -> RecordProof              record -> batch root
+    checkpoint(session, signer) -> Checkpoint            sign (after a consistency proof); commit
+    latest_checkpoint(session), all_checkpoints(session)
+    tree_size(session), root_at(session, size), entry_at(session, i), entries(session, a, b)
+    prove_inclusion(session, index, size), prove_consistency(session, first, second) -> [bytes]
+    proof_bundle(session, index, public_key, record=None) -> dict (JSON for verify_proof.py)
+    verify(session, public_key=..., projections=[...], progress=cb) -> VerifyReport
+    load_or_create_signing_key(path, name=origin) -> Signer
+    erase_personal_data(session, indexes), salts_of(session, indexes)
+    verify_inclusion(...), verify_consistency(...)       RFC 9162 checks, raise InvalidProof
+Errors: LedgerError(ValueError) > InvalidEvent, TamperDetected, UnknownIndex(LookupError) >
+NotCheckpointed; InvalidProof(ValueError) comes from verify_proof.py.
 """
 
 from ledger.batches import RecordProof, batch_root, prove_record, record_bytes

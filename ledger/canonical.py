@@ -43,23 +43,22 @@ class NotCanonicalisable(ValueError):
     """The value has no RFC 8785 form (unsupported type, NaN, integer beyond 2**53, ...)."""
 
 
-class _NeedsSlowPath(Exception):
-    pass
+class NeedsSlowPath(Exception):
+    """The C encoder's output for this value might differ from RFC 8785: use canonical_json."""
 
 
 def _fast(value: Any) -> Any:
-    """json_value(value) with integral floats as ints, or _NeedsSlowPath if the C encoder's
+    """json_value(value) with integral floats as ints, or NeedsSlowPath if the C encoder's
     output could differ from RFC 8785. Plain scalars in dicts are handled inline (hot path)."""
     kind = type(value)
     if kind is dict:
         out = {}
         for key, item in value.items():
             if type(key) is not str or not key.isascii():
-                raise _NeedsSlowPath  # UTF-16 key order can differ from code point order
+                raise NeedsSlowPath  # UTF-16 key order can differ from code point order
             kind = type(item)
-            if kind is str or kind is bool or item is None:
-                out[key] = item
-            elif kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            plain = kind is str or kind is bool or item is None
+            if plain or (kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER):
                 out[key] = item
             else:
                 out[key] = _fast(item)
@@ -69,20 +68,32 @@ def _fast(value: Any) -> Any:
     if kind is int:
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return value
-        raise _NeedsSlowPath
+        raise NeedsSlowPath
     if kind is float:
         if value.is_integer():
             if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
                 return int(value)  # ECMAScript prints 4.0 as "4"
-            raise _NeedsSlowPath
+            raise NeedsSlowPath
         if _PLAIN_FLOAT_LOW <= abs(value) < _PLAIN_FLOAT_HIGH:
             return value
-        raise _NeedsSlowPath
+        raise NeedsSlowPath
     if kind is list or kind is tuple:
         return [_fast(item) for item in value]
     if kind is datetime:
         return rfc3339(value)
     return _fast(json_value(value))
+
+
+def prepared(value: Any) -> Any:
+    """json_value(value) ready for `encode_prepared`; raises NeedsSlowPath when the fast
+    encoding could differ from RFC 8785 (non-ASCII keys, unsafe numbers)."""
+    return _fast(value)
+
+
+def encode_prepared(value: Any) -> bytes:
+    """Canonical bytes of a dict whose keys are ASCII and whose values went through
+    `prepared` (or are str / safe int); UnicodeEncodeError for lone surrogates."""
+    return _encode(value).encode("utf-8")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -92,7 +103,7 @@ def canonical_json(value: Any) -> bytes:
     """
     try:
         return _encode(_fast(value)).encode("utf-8")
-    except (_NeedsSlowPath, UnicodeEncodeError):
+    except (NeedsSlowPath, UnicodeEncodeError):
         pass
     try:
         return rfc8785.dumps(json_value(value))

@@ -25,10 +25,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.canonical import NotCanonicalisable, canonical_json, rfc3339
+from ledger.canonical import (
+    NeedsSlowPath,
+    NotCanonicalisable,
+    canonical_json,
+    encode_prepared,
+    prepared,
+    rfc3339,
+)
 from ledger.errors import InvalidEvent
 
 MAX_TYPE_LENGTH = 120  # matches ledger_entry.type
+MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8785: JSON numbers are doubles
 SALT_BYTES = 16
 
 
@@ -81,20 +89,25 @@ def personal_digest(salt: bytes, name: str, value: Any) -> str:
     return hmac.new(salt, message, hashlib.sha256).hexdigest()
 
 
+def _is_mapping(value: object) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # exact dict first: ABC checks cost
+
+
 def _check(event: Event) -> None:
-    if not isinstance(event.type, str) or not 0 < len(event.type) <= MAX_TYPE_LENGTH:
+    kind = event.type
+    if type(kind) is not str or not 0 < len(kind) <= MAX_TYPE_LENGTH:
         raise InvalidEvent(f"event type must be 1..{MAX_TYPE_LENGTH} characters")
-    if type(event.v) is not int or event.v < 1:
+    if type(event.v) is not int or not 0 < event.v <= MAX_SAFE_INTEGER:
         raise InvalidEvent("event version v must be a positive integer")
-    if not isinstance(event.actor, str) or not event.actor:
+    if type(event.actor) is not str or not event.actor:
         raise InvalidEvent("event actor must be a non-empty string")
-    if not isinstance(event.payload, Mapping) or not isinstance(event.subject, Mapping):
+    if not (_is_mapping(event.payload) and _is_mapping(event.subject)):
         raise InvalidEvent("event payload and subject must be mappings")
     if event.ts is not None and (not isinstance(event.ts, datetime) or event.ts.tzinfo is None):
         raise InvalidEvent("event ts must be a timezone-aware datetime")
-    unknown = set(event.personal) - set(event.payload) if event.personal else None
-    if unknown:
-        raise InvalidEvent(f"personal fields not in the payload: {sorted(unknown)}")
+    if event.personal and not set(event.personal) <= event.payload.keys():
+        unknown = sorted(set(event.personal) - set(event.payload))
+        raise InvalidEvent(f"personal fields not in the payload: {unknown}")
 
 
 def envelope(event: Event, *, ts: str, salt: bytes | None) -> dict[str, Any]:
@@ -124,8 +137,16 @@ def encode(event: Event, *, ts: str) -> EncodedEvent:
     """
     _check(event)
     salt = secrets.token_bytes(SALT_BYTES) if event.personal else None
+    env = envelope(event, ts=ts, salt=salt)
     try:
-        data = canonical_json(envelope(event, ts=ts, salt=salt))
+        try:  # hot path: the top-level keys are fixed ASCII names, only nested values need care
+            env["subject"] = prepared(env["subject"])
+            env["payload"] = prepared(env["payload"])
+            if "payload_digest" in env:
+                env["payload_digest"] = prepared(env["payload_digest"])
+            data = encode_prepared(env)
+        except (NeedsSlowPath, UnicodeEncodeError):
+            data = canonical_json(envelope(event, ts=ts, salt=salt))
     except NotCanonicalisable as exc:
         raise InvalidEvent(f"{event.type}: {exc}") from exc
     return EncodedEvent(event.type, data, salt)

@@ -61,7 +61,7 @@ class Signer:
         return f"{text}\n{SIGNATURE_PREFIX}{self.name} {line}\n"
 
 
-def load_or_create_signing_key(path: Path, *, name: str) -> Signer:
+def load_or_create_signing_key(path: Path | str, *, name: str) -> Signer:
     """Load the PEM private key at `path`, creating it (mode 0600) on first use.
 
     Creation is atomic (written aside, then hard-linked into place), so concurrent first runs

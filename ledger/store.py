@@ -10,6 +10,7 @@ transaction and commit soon. The ledger never commits: a rolled-back transaction
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,16 +62,7 @@ def append_batch(
     if BATCH_FIELD in event.payload:
         raise InvalidEvent(f"payload field {BATCH_FIELD!r} is reserved for the batch root")
     payload = {**event.payload, BATCH_FIELD: batch_summary(records)}
-    anchored = Event(
-        type=event.type,
-        payload=payload,
-        actor=event.actor,
-        subject=event.subject,
-        personal=event.personal,
-        ts=event.ts,
-        v=event.v,
-    )
-    return append(session, anchored)
+    return append(session, replace(event, payload=payload))
 
 
 def _append_encoded(session: Session, encoded: list[EncodedEvent]) -> list[Entry]:

@@ -9,8 +9,10 @@ Checks, in one read-only pass over a consistent snapshot:
    consistent (RFC 9162) with the previous one;
 4. every projection: domain rows re-derived from the entries equal the rows in the table.
 
-The report names the first discrepancy (lowest ledger index; problems without an index, such as
-a bad signature, come after). Entries are streamed in chunks through Core selects.
+The report names the first discrepancy: problems of the ledger itself come before projection
+problems (a tampered log makes derived rows differ too); within each, the lowest ledger index
+wins, and problems without an index (a bad signature, a forged row) come last. Entries are
+streamed in chunks through Core selects.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ _chunk = text(
     "WHERE idx >= :lo AND idx < :hi ORDER BY idx"
 )
 _beyond = text("SELECT MIN(idx) FROM ledger_entry WHERE idx >= :size")
+_newer = text("SELECT idx, entry FROM ledger_entry WHERE idx >= :size ORDER BY idx")
 _salts = text("SELECT idx, salt FROM ledger_salt WHERE idx IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
@@ -144,16 +147,36 @@ class _ProjectionState:
         }
 
     def compare(
-        self, conn: Connection, size: int, salts: Mapping[int, bytes], first: _First
+        self,
+        conn: Connection,
+        size: int,
+        salts: Mapping[int, bytes],
+        first: _First,
+        snapshot: bool,
     ) -> int:
         table = self.projection.table
         seen = 0
         for row in self.projection.current_rows(conn):
             seen += 1
+            if not snapshot and row.ledger_index is not None and row.ledger_index >= size:
+                self.rows.pop(row.key, None)  # written after our head read: not ours to judge
+                continue
             self._compare_row(row, size, salts, first)
+        if self.rows and not snapshot:
+            self._forget_rewritten_since(conn, size)
         for key, (index, _) in self.rows.items():
             first.add(index, table, key, "row missing: deleted behind the ledger's back")
         return seen
+
+    def _forget_rewritten_since(self, conn: Connection, size: int) -> None:
+        """Outside a snapshot, rows written by entries appended after the head read (e.g. a
+        removal) are not ours to judge."""
+        for _, data in conn.execute(_newer, {"size": size}):
+            envelope = json.loads(data)
+            if envelope.get("type") in self.projection.entry_types:
+                key = self.projection.row_key(envelope)
+                if key is not None:
+                    self.rows.pop(key, None)
 
     def _compare_row(
         self, row: CurrentRow, size: int, salts: Mapping[int, bytes], first: _First
@@ -205,12 +228,18 @@ def _load_salts(conn: Connection, indexes: Iterable[int]) -> dict[int, bytes]:
 
 @dataclass(slots=True)
 class _Scan:
-    """Result of the entry pass: recomputed frontier, roots at checkpoint sizes, where it broke."""
+    """Result of the entry pass: recomputed frontier, roots at checkpoint sizes, where it broke
+    (an entry missing) and the first entry found altered."""
 
     stack: list[bytes]
     roots: dict[int, bytes]
     checked: int
     broken_at: int | None
+
+    def suspect_from(self, first: _First) -> int | None:
+        """Lowest index the entry pass already blamed (checkpoints above it add nothing)."""
+        found = first.found
+        return None if found is None else found.index
 
 
 def _scan(
@@ -222,6 +251,14 @@ def _scan(
     progress: Progress | None,
     chunk: int,
 ) -> _Scan:
+    """Check every entry against its stored leaf hash, and rebuild the tree from the stored leaf
+    hashes, checking every stored node. Only the first problem met is kept: the ones above it
+    in the tree are its consequences."""
+
+    def note(index: int, row: int, detail: str) -> None:
+        if first.found is None:
+            first.add(index, ENTRIES, row, detail)
+
     sha = hashlib.sha256
     stack: list[bytes] = []
     roots = {0: EMPTY_ROOT}
@@ -231,12 +268,11 @@ def _scan(
         rows = conn.execute(_chunk, {"lo": expected, "hi": hi}).all()
         for idx, etype, data, leaf, nodes in rows:
             if idx != expected:
-                first.add(expected, ENTRIES, expected, f"entry missing (next stored is {idx})")
+                note(expected, expected, f"entry missing (next stored is {idx})")
                 return _Scan(stack, roots, expected, expected)
-            data = bytes(data)
-            node = sha(b"\x00" + data).digest()
-            if node != leaf:
-                first.add(idx, ENTRIES, idx, "entry bytes do not hash to the stored leaf hash")
+            data, node = bytes(data), bytes(leaf)
+            if sha(b"\x00" + data).digest() != node:
+                note(idx, idx, "entry bytes do not hash to the stored leaf hash")
             computed, n = b"", idx + 1
             while not n & 1:
                 node = sha(b"\x01" + stack.pop() + node).digest()
@@ -244,36 +280,39 @@ def _scan(
                 n >>= 1
             stack.append(node)
             if computed != nodes:
-                _node_problem(idx, bytes(nodes), computed, first)
+                _node_problem(idx, bytes(nodes), computed, note)
             if idx + 1 in sizes:
                 roots[idx + 1] = _fold(stack)
             try:
                 envelope = json.loads(data)
                 real_type = envelope["type"]
             except (ValueError, KeyError, TypeError):
-                first.add(idx, ENTRIES, idx, "entry is not a JSON envelope")
+                note(idx, idx, "entry is not a JSON envelope")
                 envelope, real_type = None, None
             if real_type != etype:
-                first.add(idx, ENTRIES, idx, f"type column {etype!r} differs from the entry's")
+                note(idx, idx, f"type column {etype!r} differs from the entry's")
             for state in routes.get(real_type, ()):  # type: ignore[arg-type]
                 state.add(idx, envelope)  # type: ignore[arg-type]
             expected += 1
         if expected < hi:  # the chunk ended early: its tail rows are gone
-            first.add(expected, ENTRIES, expected, "entry missing")
+            note(expected, expected, "entry missing")
             return _Scan(stack, roots, expected, expected)
         if progress is not None:
             progress(expected, size)
     return _Scan(stack, roots, expected, None)
 
 
-def _node_problem(idx: int, stored: bytes, computed: bytes, first: _First) -> None:
+def _node_problem(
+    idx: int, stored: bytes, computed: bytes, note: Callable[[int, int, str], None]
+) -> None:
+    """Name the lowest stored node that differs, by the first entry of its subtree."""
     if len(stored) != len(computed):
-        first.add(idx, ENTRIES, idx, "stored nodes belong to another position (entry moved)")
+        note(idx, idx, "stored nodes belong to another position (entry moved)")
         return
     for level in range(1, len(computed) // 32 + 1):
         if stored[32 * (level - 1) : 32 * level] != computed[32 * (level - 1) : 32 * level]:
             lo = idx + 1 - (1 << level)
-            first.add(lo, ENTRIES, idx, f"level-{level} node differs: entries {lo}..{idx} changed")
+            note(lo, idx, f"level-{level} node differs: one of entries {lo}..{idx} changed")
             return
 
 
@@ -284,7 +323,9 @@ def _check_checkpoints(
     size: int,
     public_key: Ed25519PublicKey | None,
     first: _First,
+    snapshot: bool,
 ) -> None:
+    blamed = scan.suspect_from(first)
     tree: LedgerTree | None = None
     good = 0  # largest checkpoint size whose root matched: entries below it are untouched
     prev: ParsedCheckpoint | None = None
@@ -300,10 +341,12 @@ def _check_checkpoints(
         if (parsed.size, parsed.root) != (cp.size, cp.root):
             first.add(None, CHECKPOINTS, cp.seq, "stored size/root differ from the signed note")
         if parsed.size > size:
-            first.add(size, CHECKPOINTS, cp.seq, f"signed size {parsed.size} > log size {size}")
+            if snapshot:  # else it may be a checkpoint signed after we read the head
+                first.add(size, CHECKPOINTS, cp.seq, f"signed size {parsed.size} > log {size}")
             continue
-        if scan.broken_at is not None and parsed.size > scan.broken_at:
-            continue  # already reported at a lower index
+        if blamed is not None and parsed.size > blamed:
+            prev = parsed
+            continue  # the entry pass already named an altered entry below this size
         if scan.roots.get(parsed.size) != parsed.root:
             first.add(
                 good,
@@ -337,8 +380,13 @@ def verify(
     discrepancy. Pass the log's public key to check checkpoint signatures, projections to
     re-derive domain tables, and progress(done, total) for a progress bar.
 
-    On SQLite the pass is one transaction: with app.make_engine's BEGIN IMMEDIATE it holds the
-    write lock throughout (about 10 s per million entries), so prefer a plain read engine.
+    Give it a session that has not begun a transaction: on PostgreSQL it then reads one
+    REPEATABLE READ snapshot, so concurrent appends cannot make things look different (in a
+    running READ COMMITTED transaction, rows and checkpoints newer than the head it read are
+    skipped instead). On SQLite the pass is one transaction too; with app.make_engine's BEGIN
+    IMMEDIATE that holds the write lock throughout (about 15 s per million entries), so a
+    read-only engine without it suits long runs better. The session's transaction is left open:
+    roll it back (or commit) afterwards.
     """
     conn, snapshot = _connection(session)
     row = conn.execute(_head, {"id": HEAD_ID}).one()
@@ -364,12 +412,13 @@ def verify(
         beyond = conn.execute(_beyond, {"size": size}).scalar()
         if beyond is not None:
             first.add(int(beyond), ENTRIES, beyond, f"entry beyond the head size {size}")
-    _check_checkpoints(conn, checkpoints, scan, size, public_key, first)
+    _check_checkpoints(conn, checkpoints, scan, size, public_key, first, snapshot)
     rows = 0
+    derived = _First()  # projection problems rank after the ledger's own
     if states:
         salts = _load_salts(conn, set().union(*(s.salt_indexes() for s in states)))
         for state in states:
-            rows += state.compare(conn, size, salts, first)
+            rows += state.compare(conn, size, salts, derived, snapshot)
     if progress is not None:
         progress(size, size)
     return VerifyReport(
@@ -379,5 +428,5 @@ def verify(
         checkpoints_checked=len(checkpoints),
         signatures_checked=public_key is not None,
         rows_checked=rows,
-        problem=first.found,
+        problem=first.found or derived.found,
     )
