@@ -124,12 +124,13 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """Create the SQLAlchemy engine for SQLite (embedded) or PostgreSQL (production).
 
     SQLite transactions start with BEGIN IMMEDIATE so a writer holds the write lock from its
     first statement: the ledger sequencer and every read-then-write service stay serialised
-    across processes instead of failing with SQLITE_BUSY on lock upgrade.
+    across processes instead of failing with SQLITE_BUSY on lock upgrade. A `read_only` engine
+    (long verification passes) uses a deferred BEGIN: a WAL snapshot that never blocks writers.
     """
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
@@ -149,9 +150,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(begin)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import engine_of, session_scope
+from app import engine_of, make_engine, session_scope
 from evidence import service
 
 ledger_cli = AppGroup("ledger", help="The tamper-evident ledger.")
@@ -22,7 +22,8 @@ def _extras() -> dict:  # type: ignore[type-arg]
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def verify(quiet: bool) -> None:
     """Recompute every hash, check every checkpoint and re-derive domain rows; exit 1 on tamper."""
-    with session_scope(engine_of(current_app)) as session:
+    settings = current_app.extensions["foodtrace"].settings
+    with session_scope(make_engine(settings.database_url, read_only=True)) as session:
         bar = None if quiet else click.progressbar(length=1, label="verifying", file=sys.stderr)
         state = {"done": 0}
 

@@ -128,17 +128,10 @@ def start_verification(*, session: Session, user_id: int | None) -> Verification
     return run
 
 
-# run id -> (done, total) of runs in progress in this process
-LIVE_PROGRESS: dict[int, tuple[int, int]] = {}
-
-
 def get_run(*, session: Session, run_id: int) -> VerificationRun:
-    """A run, with its live progress when it is running in this process."""
     run = session.get(VerificationRun, run_id)
     if run is None:
         raise RunNotFound(f"no verification run {run_id}")
-    if run_id in LIVE_PROGRESS and run.status in ("queued", "running"):
-        run.done, run.total = LIVE_PROGRESS[run_id]
     return run
 
 
@@ -163,21 +156,17 @@ def run_verification(
     key: LedgerKey,
     projections: Iterable[ledger.Projection],
 ) -> VerificationRun:
-    """Carry out a queued run, writing progress through a second session as it goes."""
+    """Carry out a queued run: `session` reads a snapshot (a read-only engine, so writers are
+    never blocked), `progress_session` records progress as it goes."""
     run = get_run(session=progress_session, run_id=run_id)
     run.status = "running"
     progress_session.add(run)
     progress_session.commit()
-    # On SQLite the verify pass holds the database lock, so progress stays in memory until the
-    # end (the embedded mode runs tasks in the web process, whose pages read it from there).
-    persist = progress_session.get_bind().dialect.name != "sqlite"
 
     def progress(done: int, total: int) -> None:
         run.done, run.total = done, total
-        LIVE_PROGRESS[run_id] = (done, total)
-        if persist:
-            progress_session.add(run)
-            progress_session.commit()
+        progress_session.add(run)
+        progress_session.commit()
 
     try:
         report = verify(session=session, key=key, projections=projections, progress=progress)
@@ -197,5 +186,4 @@ def run_verification(
     run.finished_at = utcnow()
     progress_session.add(run)
     progress_session.commit()
-    LIVE_PROGRESS.pop(run_id, None)
     return run

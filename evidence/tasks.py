@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app import celery, engine_of, session_scope, task_runtime
+from app import celery, engine_of, make_engine, session_scope, task_runtime
 from evidence import service
 
 
@@ -20,8 +20,10 @@ def sign_checkpoint() -> int:
 @celery.task(name="ledger.verify", acks_late=True)
 def verify_ledger(run_id: int) -> str:
     """Carry out a verification run requested from the admin page."""
-    engine = engine_of(task_runtime.app())
-    with session_scope(engine) as session, session_scope(engine) as progress_session:
+    flask_app = task_runtime.app()
+    engine = engine_of(flask_app)
+    reader = make_engine(flask_app.extensions["foodtrace"].settings.database_url, read_only=True)
+    with session_scope(reader) as session, session_scope(engine) as progress_session:
         run = service.run_verification(
             session=session,
             progress_session=progress_session,
@@ -29,4 +31,5 @@ def verify_ledger(run_id: int) -> str:
             key=_extras()["ledger_key"],
             projections=_extras()["projections"],
         )
-        return run.status
+    reader.dispose()
+    return run.status
