@@ -50,6 +50,7 @@ translations: setup
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot \
 		--ignore-dirs=".venv instance tests bench" --no-location --sort-output --omit-header .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --width 100
+	$(BIN)/python translations/merge_pending.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
