@@ -23,7 +23,8 @@ def _extras() -> dict:  # type: ignore[type-arg]
 def verify(quiet: bool) -> None:
     """Recompute every hash, check every checkpoint and re-derive domain rows; exit 1 on tamper."""
     settings = current_app.extensions["foodtrace"].settings
-    with session_scope(make_engine(settings.database_url, read_only=True)) as session:
+    reader = make_engine(settings.database_url, read_only=True)
+    with session_scope(reader) as session:
         bar = None if quiet else click.progressbar(length=1, label="verifying", file=sys.stderr)
         state = {"done": 0}
 
@@ -41,6 +42,7 @@ def verify(quiet: bool) -> None:
         )
         if bar is not None:
             bar.render_finish()
+    reader.dispose()
     if report.problem is not None:
         click.echo(f"TAMPERED: {report.problem}", err=True)
         sys.exit(1)

@@ -3,40 +3,50 @@
 `canonical_json(value)` encodes `json_value(value)`: datetimes, Decimals, UUIDs, Enums and bytes
 become strings first (see json_value), so domain values can be passed as they are.
 
-`canonical_json` takes a fast path through the C `json` encoder when its output provably equals
-RFC 8785 (ASCII keys, safe integers, floats whose Python repr equals the ECMAScript form) and
-falls back to the pure-Python `rfc8785` package otherwise; a hypothesis test checks the two agree.
+The bytes come from the compiled `orjson` encoder whenever its output provably equals RFC 8785,
+that is for *plain* values (`is_plain`): exact dicts whose keys are str in the Basic Multilingual
+Plane, lists, tuples, str, int, bool, None, and non-integral floats of magnitude in [1e-4, 1e16).
+For these, OPT_SORT_KEYS orders keys as RFC 8785 does (UTF-8 byte order equals UTF-16 code-unit
+order when no key needs a surrogate pair), orjson escapes exactly what ECMAScript's JSON.stringify
+escapes (", \\ and control characters, lowercase \\u00xx), OPT_STRICT_INTEGER refuses integers a
+JSON number cannot hold, and its shortest round-trip digits in plain notation are ECMAScript's
+Number::toString. Other values are first normalised by `_fast` (integral floats to ints,
+datetimes to strings, ...) into a plain copy; what even that cannot make plain (non-ASCII keys,
+tiny or huge floats, unsafe integers, lone surrogates) goes to the pure-Python `rfc8785` package.
+A hypothesis test checks that every path agrees with `rfc8785`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from typing import Any
 from uuid import UUID
 
+import orjson
 import rfc8785
 
 MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8785 3.2.2.3: JSON numbers are IEEE 754 doubles
-# Python's float repr and ECMAScript's Number::toString both print the shortest round-trip digits
-# in plain (non-exponent) notation for magnitudes in [1e-4, 1e16) (Python) and [1e-6, 1e21) (JS)
+# orjson prints floats in plain notation for magnitudes in [1e-5, 1e16), ECMAScript in
+# [1e-6, 1e21): inside both (and non-integral, since ECMAScript prints 4.0 as "4") they agree
 _PLAIN_FLOAT_LOW, _PLAIN_FLOAT_HIGH = 1e-4, 1e16
-
-try:  # the C encoder, built once: no circular-reference markers, RFC 8785 separators
-    from json.encoder import c_encode_basestring, c_make_encoder
-
-    _chunks = c_make_encoder(None, None, c_encode_basestring, None, ":", ",", True, False, False)
-
-    def _encode(value: Any) -> str:
-        return "".join(_chunks(value, 0))
-except (ImportError, TypeError):  # pragma: no cover - CPython without the _json accelerator
-    _encode = json.JSONEncoder(
-        ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-    ).encode
+_BMP_MAX = "\uffff"
+# passthrough: datetimes, dataclasses and str/int/dict/list subclasses are refused (TypeError)
+# rather than encoded in orjson's own way; is_plain keeps them out anyway
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+_dumps_plain = partial(orjson.dumps, option=_ORJSON_OPTIONS)
+_view: Callable[[bytes], memoryview] = memoryview
+_tobytes = memoryview.tobytes
 
 
 class NotCanonicalisable(ValueError):
@@ -44,12 +54,72 @@ class NotCanonicalisable(ValueError):
 
 
 class NeedsSlowPath(Exception):
-    """The C encoder's output for this value might differ from RFC 8785: use canonical_json."""
+    """orjson's output for this value might differ from RFC 8785: use the rfc8785 package."""
+
+
+def is_plain(value: Any) -> bool:
+    """True if orjson encodes `value` exactly as RFC 8785 does (see the module docstring), or
+    refuses it (integers beyond 2**53, lone surrogates), so that orjson may encode it."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or max(key) <= _BMP_MAX):
+                return False
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue  # the common case, inline: a call per value costs more than the check
+            if kind is float:
+                if item.is_integer() or not _PLAIN_FLOAT_LOW <= abs(item) < _PLAIN_FLOAT_HIGH:
+                    return False
+            elif not is_plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(map(is_plain, value))
+    if kind is float:
+        return not value.is_integer() and _PLAIN_FLOAT_LOW <= abs(value) < _PLAIN_FLOAT_HIGH
+    return kind is str or kind is int or kind is bool or value is None
+
+
+def _orjson(value: Any) -> bytes | None:
+    """orjson's bytes for a plain value, or None when it refuses it."""
+    try:
+        # a copy: orjson's result keeps an oversized buffer, and holding a thousand of them
+        # (one transaction's entries) faults in fresh memory pages for every entry
+        return _tobytes(_view(_dumps_plain(value)))
+    except orjson.JSONEncodeError:  # an unsafe integer, a lone surrogate, deep nesting
+        return None
+
+
+def plain_json_many(values: Iterable[Any]) -> list[bytes] | None:
+    """RFC 8785 bytes of each value, all plain (`is_plain`, checked by the caller), iterating
+    in C; None if orjson refuses one of them (encode them one by one with canonical_json)."""
+    try:
+        return list(map(_tobytes, map(_view, map(_dumps_plain, values))))
+    except orjson.JSONEncodeError:
+        return None
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical UTF-8 bytes of json_value(value).
+
+    Raises NotCanonicalisable for values without a JSON form (NaN, huge ints, other types).
+    """
+    try:
+        data = _orjson(value if is_plain(value) else _fast(value))
+    except NeedsSlowPath:
+        data = None
+    if data is not None:
+        return data
+    try:
+        return rfc8785.dumps(json_value(value))
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:  # a lone surrogate key
+        raise NotCanonicalisable(str(exc)) from exc
 
 
 def _fast(value: Any) -> Any:
-    """json_value(value) with integral floats as ints, or NeedsSlowPath if the C encoder's
-    output could differ from RFC 8785. Plain scalars in dicts are handled inline (hot path)."""
+    """json_value(value) as a plain value (integral floats as ints), or NeedsSlowPath if it
+    cannot be one (non-ASCII keys, unsafe numbers). Scalars in dicts are handled inline."""
     kind = type(value)
     if kind is dict:
         out = {}
@@ -82,33 +152,6 @@ def _fast(value: Any) -> Any:
     if kind is datetime:
         return rfc3339(value)
     return _fast(json_value(value))
-
-
-def prepared(value: Any) -> Any:
-    """json_value(value) ready for `encode_prepared`; raises NeedsSlowPath when the fast
-    encoding could differ from RFC 8785 (non-ASCII keys, unsafe numbers)."""
-    return _fast(value)
-
-
-def encode_prepared(value: Any) -> bytes:
-    """Canonical bytes of a dict whose keys are ASCII and whose values went through
-    `prepared` (or are str / safe int); UnicodeEncodeError for lone surrogates."""
-    return _encode(value).encode("utf-8")
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical UTF-8 bytes of json_value(value).
-
-    Raises NotCanonicalisable for values without a JSON form (NaN, huge ints, other types).
-    """
-    try:
-        return _encode(_fast(value)).encode("utf-8")
-    except (NeedsSlowPath, UnicodeEncodeError):
-        pass
-    try:
-        return rfc8785.dumps(json_value(value))
-    except rfc8785.CanonicalizationError as exc:
-        raise NotCanonicalisable(str(exc)) from exc
 
 
 def rfc3339(moment: datetime) -> str:

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from ledger.batches import BATCH_FIELD, batch_summary
 from ledger.canonical import rfc3339
 from ledger.errors import InvalidEvent, UnknownIndex
-from ledger.events import EncodedEvent, Entry, Event, encode
+from ledger.events import EncodedEvents, Entry, Event, encode_many, entries_of
 from ledger.tree import LedgerTree
 
 _read_entry = text("SELECT idx, type, entry, leaf_hash FROM ledger_entry WHERE idx = :idx")
@@ -46,7 +46,7 @@ def append(session: Session, event: Event) -> Entry:
 def append_many(session: Session, events: Iterable[Event]) -> list[Entry]:
     """Append events in order, with contiguous indexes, in one write; returns their entries."""
     now = rfc3339(datetime.now(UTC))
-    encoded = [encode(event, ts=now) for event in events]  # before the lock: keep it short
+    encoded = encode_many(events, ts=now)  # before the lock: keep the critical section short
     return _append_encoded(session, encoded)
 
 
@@ -65,19 +65,21 @@ def append_batch(
     return append(session, replace(event, payload=payload))
 
 
-def _append_encoded(session: Session, encoded: list[EncodedEvent]) -> list[Entry]:
-    if not encoded:
+def _append_encoded(session: Session, encoded: EncodedEvents) -> list[Entry]:
+    if not len(encoded):
         return []
     conn = session.connection()
     tree = LedgerTree.open(conn, lock=True)
-    rows = tree.append_rows([(e.type, e.data) for e in encoded])
-    salts = [
-        {"idx": row[0], "salt": e.salt} for row, e in zip(rows, encoded, strict=True) if e.salt
-    ]
-    if salts:
+    first = tree.append_leaves(encoded.types, encoded.datas, encoded.leaves)
+    if any(encoded.salts):
+        salts = [
+            {"idx": index, "salt": salt}
+            for index, salt in enumerate(encoded.salts, first)
+            if salt is not None
+        ]
         conn.execute(_insert_salt, salts)
     tree.save_head()
-    return [Entry(idx, etype, data, leaf) for idx, etype, data, leaf, _ in rows]
+    return entries_of(first, encoded)
 
 
 def entry_at(session: Session, index: int) -> Entry:

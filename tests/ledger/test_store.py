@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import rfc8785
@@ -39,7 +40,7 @@ def test_entry_is_the_canonical_envelope_and_its_leaf_hash(session: Session) -> 
     )
     entry = ledger.append(session, event)
     session.commit()
-    expected = {
+    expected: dict[str, Any] = {
         "type": "order.placed",
         "v": 2,
         "ts": "2025-03-01T08:30:00.000000Z",
@@ -126,6 +127,9 @@ def test_unknown_index_is_a_lookup_error(session: Session) -> None:
         Event("test.personal", {"a": 1}, personal=frozenset({"b"})),
         Event("test.nan", {"x": float("nan")}),
         Event("test.type", {"x": object()}),
+        Event("test.bigint", {"x": 2**60}),
+        Event("test.surrogate", {"x": "\ud800"}),
+        Event("test.subject", {}, subject={"\ud800": 1}),
     ],
     ids=lambda e: e.type[:12],
 )
@@ -135,6 +139,60 @@ def test_invalid_events_are_refused_before_anything_is_written(
     with pytest.raises(ledger.InvalidEvent):
         ledger.append(session, event)
     assert ledger.tree_size(session) == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [Event("test.bigint", {"x": -(2**53)}), Event("test.surrogate", {"x": "a\udfff"})],
+    ids=lambda e: e.type,
+)
+def test_one_invalid_event_refuses_its_whole_batch(session: Session, bad: Event) -> None:
+    batch = [Event("test.fine", {"n": n}) for n in range(50)]
+    with pytest.raises(ledger.InvalidEvent):
+        ledger.append_many(session, [*batch[:20], bad, *batch[20:]])
+    assert ledger.tree_size(session) == 0
+
+
+def test_a_mixed_batch_encodes_every_event_canonically(session: Session) -> None:
+    at = datetime(2025, 3, 1, 16, 30, 0, 250, tzinfo=timezone(timedelta(hours=8)))
+    events = [
+        Event("order.placed", {"items": 3, "note": "不要辣", "celsius": 4.5}, subject={"order": 1}),
+        Event("order.placed", {"celsius": 4.0, "paid": None}, actor="user:2", v=3),
+        Event("order.delivered", {"at": at, "late": False}, subject={"order": 1, "courier": 7}),
+        Event("order.rated", {"stars": [5, 4.5]}, ts=at),
+        Event("order.noted", {"é": "\U0001f600", "\ue000": 1, "\U0001f600": 2}),
+    ]
+    entries = ledger.append_many(session, events)
+    session.commit()
+    now = entries[0].envelope()["ts"]
+    expected: list[dict[str, Any]] = [
+        {"payload": {"items": 3, "note": "不要辣", "celsius": 4.5}, "subject": {"order": 1}},
+        {"payload": {"celsius": 4, "paid": None}, "actor": "user:2", "v": 3},
+        {
+            "payload": {"at": "2025-03-01T08:30:00.000250Z", "late": False},
+            "subject": {"order": 1, "courier": 7},
+        },
+        {"payload": {"stars": [5, 4.5]}, "ts": "2025-03-01T08:30:00.000250Z"},
+        {"payload": {"é": "\U0001f600", "\ue000": 1, "\U0001f600": 2}},
+    ]
+    assert [e.index for e in entries] == [0, 1, 2, 3, 4]
+    for entry, event, fields in zip(entries, events, expected, strict=True):
+        envelope = {"type": event.type, "v": 1, "ts": now, "actor": "system", "subject": {}}
+        assert entry.type == event.type
+        assert entry.data == rfc8785.dumps({**envelope, **fields})
+        assert entry.leaf_hash == ref.leaf(entry.data)
+        assert ledger.entry_at(session, entry.index) == entry
+    assert ledger.verify(session).ok
+
+
+def test_a_large_batch_keeps_every_type_and_payload(session: Session) -> None:
+    events = [Event(f"test.类型{n % 3}", {"n": n, "half": n / 2 + 0.25}) for n in range(150)]
+    entries = ledger.append_many(session, events)
+    session.commit()
+    stored = ledger.entries(session, 0, 150)
+    assert stored == entries
+    assert [e.type for e in stored] == [e.type for e in events]
+    assert [e.envelope()["payload"] for e in stored] == [e.payload for e in events]
 
 
 def test_append_time_is_used_when_the_event_has_none(session: Session) -> None:

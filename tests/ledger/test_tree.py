@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 import ledger
 from app import make_engine
-from ledger.tree import LedgerTree
+from ledger.tree import SQLITE_ROWS_PER_INSERT, LedgerTree
 from tests.ledger import reference as ref
 
 # shared/ sits beside the repository (in CI too)
@@ -42,6 +42,27 @@ def test_roots_equal_pymerkle_inmemory_roots(engine: Engine) -> None:
     with Session(engine) as session:
         for size in range(46):
             assert ledger.root_at(session, size) == expected.get_root(size)
+
+
+def test_a_batch_spanning_several_inserts_stores_every_row_and_node(engine: Engine) -> None:
+    # an odd start, then two full multi-row INSERTs and a remainder (SQLite), COPY (PostgreSQL)
+    data = [f"entry {i}".encode() for i in range(3 + 2 * SQLITE_ROWS_PER_INSERT + 57)]
+    _append_raw(engine, data[:3])
+    _append_raw(engine, data[3:])
+    leaves = [ref.leaf(d) for d in data]
+    with Session(engine) as session:
+        assert ledger.tree_size(session) == len(data)
+        stored = ledger.entries(session, 0, len(data))
+        assert [(e.index, e.type, e.data) for e in stored] == [
+            (i, "test.raw", d) for i, d in enumerate(data)
+        ]
+        assert [e.leaf_hash for e in stored] == leaves
+        for size in (1, 3, 4, 204, 256, 403, len(data) - 1, len(data)):
+            assert ledger.root_at(session, size) == ref.mth(leaves[:size])
+        assert ledger.prove_inclusion(session, 300, len(data)) == ref.path(300, leaves)
+        assert ledger.prove_consistency(session, 3, len(data)) == ref.proof(3, leaves)
+        head = LedgerTree.open(session.connection())
+        assert head.frontier_root() == ref.mth(leaves)
 
 
 @pytest.fixture
