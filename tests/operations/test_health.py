@@ -14,8 +14,9 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
         testing=True,
         database_url="postgresql://postgres@127.0.0.1:1/none",  # nothing listens on port 1
     )
-    client = composition.create_app(settings).test_client()
-    resp = client.get("/healthz")
+    flask_app = composition.create_app(settings)
+    resp = flask_app.test_client().get("/healthz")
+    composition.engine_of(flask_app).dispose()
     assert resp.status_code == 503
     assert resp.json["checks"]["database"]["status"] == "down"
 
@@ -28,7 +29,9 @@ def test_healthz_checks_the_broker_when_one_is_configured(tmp_path, database_url
         database_url=database_url,
         celery_broker_url="redis://127.0.0.1:1/0",
     )
-    resp = composition.create_app(settings).test_client().get("/healthz")
+    flask_app = composition.create_app(settings)
+    resp = flask_app.test_client().get("/healthz")
+    composition.engine_of(flask_app).dispose()
     assert resp.status_code == 503 and resp.json["checks"]["broker"]["status"] == "down"
 
 

@@ -74,4 +74,6 @@ def test_a_real_worker_runs_enqueued_tasks(tmp_path, database_url, engine):
         worker.terminate()
         out = worker.communicate(timeout=30)[0].decode(errors="replace")
         composition.task_runtime.flask_app = None
+        if "flask_app" in locals():
+            composition.engine_of(flask_app).dispose()
     assert "Traceback" not in out, out
