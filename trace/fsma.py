@@ -20,11 +20,10 @@ from typing import Any, Literal, TypeAlias
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from trace.cells import FORMULA_PREFIXES  # OWASP "CSV Injection" prefixes
+
 Lang: TypeAlias = Literal["en", "zh-CN"]
 Number: TypeAlias = float | int | Decimal
-
-# OWASP "CSV Injection": text starting with these may run as a formula in a spreadsheet.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft7Validator, FormatChecker
 
-from trace.epcis import (
+from tests.trace.epcis_schema import SCHEMA_PATH, SHARED, schema_errors
+from trace.epcis import load_json, parse_document
+from trace.epcis_export import export_document
+from trace.epcis_model import (
     FUTURE_TOLERANCE,
     EpcisError,
     ErrorDeclaration,
@@ -22,43 +23,12 @@ from trace.epcis import (
     QuantityElement,
     SensorElement,
     SensorReport,
-    export_document,
-    load_json,
-    parse_document,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "epcis"
-SCHEMA_PATH = SHARED / "EPCIS-JSON-Schema.json"
 EXAMPLES = sorted(p for p in SHARED.glob("*.json*") if p.name != SCHEMA_PATH.name)
 NOW = datetime(2025, 3, 2, 4, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(not SCHEMA_PATH.exists(), reason="shared/epcis not present")
-
-
-def schema_validator() -> Draft7Validator:
-    """Draft-07 validator that also checks the date-time and uri formats the schema names."""
-    checker = FormatChecker(formats=())
-
-    @checker.checks("date-time", raises=ValueError)
-    def is_date_time(value: object) -> bool:
-        if not isinstance(value, str):
-            return True
-        datetime.fromisoformat(value)
-        pattern = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
-        return re.fullmatch(pattern, value) is not None
-
-    @checker.checks("uri")
-    def is_uri(value: object) -> bool:  # RFC 3986: a scheme, a colon, no spaces
-        return not isinstance(value, str) or bool(re.fullmatch(r"[A-Za-z][\w+.-]*:\S*", value))
-
-    schema = json.loads(SCHEMA_PATH.read_text())
-    return Draft7Validator(schema, format_checker=checker)
-
-
-def schema_errors(document: dict[str, Any]) -> list[str]:
-    return [
-        f"{list(e.absolute_path)}: {e.message}" for e in schema_validator().iter_errors(document)
-    ]
 
 
 def load(name: str) -> Any:

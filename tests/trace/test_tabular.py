@@ -23,17 +23,9 @@ from trace.columns import (
     template_csv,
     template_xlsx,
 )
-from trace.tabular import (
-    FUTURE_TOLERANCE,
-    ColumnError,
-    ProductionRecord,
-    ReceivingRecord,
-    RowError,
-    UploadError,
-    content_digest,
-    read_table,
-    validate_rows,
-)
+from trace.row_validation import FUTURE_TOLERANCE, validate_rows
+from trace.tabular import ColumnError, UploadError, content_digest, read_table
+from trace.upload_records import ProductionRecord, ReceivingRecord, RowError
 
 NOW = datetime(2025, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 SHANGHAI = ZoneInfo("Asia/Shanghai")
