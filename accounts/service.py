@@ -65,8 +65,13 @@ def create_user(
     display_name: str = "",
     locale: str | None = None,
     actor: str = "system",
+    commit: bool = True,
 ) -> NewUser:
-    """Create a user with an API token; merchants must name their merchant."""
+    """Create a user with an API token; merchants must name their merchant.
+
+    `commit=False` leaves the transaction open so a caller's own rows (a sensor device, say)
+    commit together with the account.
+    """
     email = normalise_email(email)
     if not EMAIL_RE.match(email):
         raise AccountError(f"not a valid email address: {email!r}", field="email")
@@ -113,7 +118,8 @@ def create_user(
     )
     user.ledger_index = entry.index
     token = _new_token(session, user, name="default")
-    session.commit()
+    if commit:
+        session.commit()
     return NewUser(user=user, api_token=token)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from sensors.profiles import policy
 from sensors.rules import (
     FOOD_CLASSES,
     InvalidDeliveryWindow,
@@ -84,8 +85,8 @@ def judge_deliveries(
     readings: pd.DataFrame,
     deliveries: pd.DataFrame,
     *,
-    profile: Profile | str,
-    max_gap: timedelta = timedelta(minutes=5),
+    profile: Profile | str | None,
+    max_gap: timedelta | None = None,
     now: datetime | None = None,
     tolerance: timedelta | None = None,
 ) -> pd.DataFrame:
@@ -94,9 +95,11 @@ def judge_deliveries(
     ``readings`` has columns ``delivery_id, time, celsius``; ``deliveries`` has
     ``delivery_id, pickup_at, dropoff_at, food_class`` (``dropoff_at`` NaT = in progress,
     judged up to ``now``). Times are tz-aware. Rows come back in ``deliveries`` order with
-    RESULT_COLUMNS. Readings of unknown deliveries are ignored.
+    RESULT_COLUMNS. Readings of unknown deliveries are ignored. ``profile`` and ``max_gap`` None
+    mean the configured defaults (``profiles.json``).
     """
     prof = get_profile(profile)
+    max_gap = policy().max_gap if max_gap is None else max_gap
     tol_ns = _td_ns(prof.excursion_tolerance if tolerance is None else tolerance)
     gap_ns = _td_ns(max_gap)
     ids = pd.Index(deliveries["delivery_id"])

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any
 
-from sensors.rules import physical_limits
+from sensors.profiles import physical_limits, policy
 
 FIELDS: tuple[str, ...] = ("time", "value", "unit")
 UNITS: tuple[str, ...] = ("CEL", "FAH")  # UN/CEFACT Rec. 20 codes, as EPCIS 2.0 uses
@@ -31,12 +31,21 @@ _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
     r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
 )
+# The common well-formed case (upper-case T and Z, or ±hh:mm) takes the C parser; anything else
+# goes through parse_rfc3339, which names the problem.
+_RFC3339_AWARE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
 # A plain decimal number, so CSV cannot smuggle in "nan", "inf", "0x1F" or "1_000".
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class BatchError(ValueError):
     """The whole payload is unusable (not a list, too long, malformed bytes or CSV)."""
+
+
+class TooManyReadings(BatchError):
+    """The batch holds more readings than one request may carry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +124,10 @@ def _celsius(value: float, unit: str) -> float:
 class _Validator:
     """Accumulates one batch's results; items are validated in order."""
 
-    def __init__(self, now: datetime, future_skew: timedelta) -> None:
+    def __init__(self, now: datetime, future_skew: timedelta | None) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        self.latest_ok = now + future_skew
+        self.latest_ok = now + (policy().future_skew if future_skew is None else future_skew)
         self.limits = physical_limits()
         self.accepted: list[Reading] = []
         self.rejected: list[Rejection] = []
@@ -127,6 +136,8 @@ class _Validator:
         self.first_at: dict[datetime, int] = {}
 
     def add(self, index: int, item: object, *, text_values: bool = False) -> None:
+        if not text_values and type(item) is dict and len(item) == 3 and self._fast(index, item):
+            return
         if not isinstance(item, Mapping):
             self._reject(index, None, "not_an_object", "a reading must be an object")
             return
@@ -152,6 +163,28 @@ class _Validator:
         if len(self.rejected) > before or time is None or value is None or celsius is None:
             return
         self._accept(index, time, celsius, value, str(unit))
+
+    def _fast(self, index: int, item: dict[str, Any]) -> bool:
+        """Accept a well-formed reading without diagnostics; False sends it the slow way."""
+        raw, value, unit = item.get("time"), item.get("value"), item.get("unit")
+        kind = type(value)
+        if type(raw) is not str or (kind is not float and kind is not int):
+            return False
+        if type(unit) is not str or unit not in UNITS or not _RFC3339_AWARE.fullmatch(raw):
+            return False
+        try:
+            time = datetime.fromisoformat(raw)
+            if time.tzinfo is not UTC:
+                time = time.astimezone(UTC)
+            number = float(value)  # type: ignore[arg-type]
+        except (ValueError, OverflowError):
+            return False
+        celsius = _celsius(number, unit) if math.isfinite(number) else math.nan
+        low, high = self.limits
+        if not low <= celsius <= high:  # also NaN: the slow path names the problem
+            return False
+        self._accept(index, time, celsius, number, unit)
+        return True
 
     def _accept(self, index: int, time: datetime, celsius: float, value: float, unit: str) -> None:
         if time in self.first_at:
@@ -212,14 +245,16 @@ def parse_json_readings(
     payload: object,
     *,
     now: datetime,
-    max_readings: int = 10_000,
-    future_skew: timedelta = timedelta(minutes=5),
+    max_readings: int | None = None,
+    future_skew: timedelta | None = None,
 ) -> ParsedBatch:
-    """Validate a decoded JSON array of readings; raises BatchError for a non-list or > max."""
+    """Validate a decoded JSON array of readings; raises BatchError for a non-list and
+    TooManyReadings beyond ``max_readings`` (None: the configured policy, as ``future_skew``)."""
     if not isinstance(payload, list):
         raise BatchError(f"readings must be a JSON array, not {type(payload).__name__}")
+    max_readings = policy().max_readings_per_batch if max_readings is None else max_readings
     if len(payload) > max_readings:
-        raise BatchError(f"{len(payload)} readings in one batch; the limit is {max_readings}")
+        raise TooManyReadings(f"{len(payload)} readings in one batch; the limit is {max_readings}")
     validator = _Validator(now, future_skew)
     for index, item in enumerate(payload):
         validator.add(index, item)
@@ -230,12 +265,13 @@ def parse_csv_readings(
     text: str,
     *,
     now: datetime,
-    max_readings: int = 10_000,
-    future_skew: timedelta = timedelta(minutes=5),
+    max_readings: int | None = None,
+    future_skew: timedelta | None = None,
 ) -> ParsedBatch:
     """Validate CSV text with header ``time,value,unit`` (any order); index = line number."""
     if not isinstance(text, str):
         raise BatchError("CSV readings must be text")
+    max_readings = policy().max_readings_per_batch if max_readings is None else max_readings
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     validator = _Validator(now, future_skew)
     try:
@@ -249,7 +285,7 @@ def parse_csv_readings(
                 continue
             count += 1
             if count > max_readings:
-                raise BatchError(f"more than {max_readings} readings in one CSV batch")
+                raise TooManyReadings(f"more than {max_readings} readings in one CSV batch")
             if len(row) != len(header):
                 message = f"expected {len(header)} fields, got {len(row)}"
                 validator.rejected.append(Rejection(index, None, "wrong_field_count", message))
@@ -265,8 +301,8 @@ def parse_mqtt_payload(
     payload: bytes,
     *,
     now: datetime,
-    max_readings: int = 10_000,
-    future_skew: timedelta = timedelta(minutes=5),
+    max_readings: int | None = None,
+    future_skew: timedelta | None = None,
 ) -> ParsedBatch:
     """Validate an MQTT message: UTF-8 JSON, one reading object or an array of them.
 

@@ -21,16 +21,48 @@ How a delivery is judged (the vectorised ``sensors.judging`` computes the same f
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
-FOOD_CLASSES: tuple[str, ...] = ("hot", "cold", "frozen", "ambient")
+from sensors.profiles import (
+    FOOD_CLASSES,
+    ClassRule,
+    Profile,
+    ProfileConfigError,
+    SafeRange,
+    UnknownFoodClass,
+    UnknownProfile,
+    get_profile,
+    load_profiles,
+    parse_profiles,
+    physical_limits,
+    policy,
+)
+
+__all__ = [  # the profile names are re-exported: callers import the rules from one place
+    "FOOD_CLASSES",
+    "ClassRule",
+    "DeliveryVerdict",
+    "Excursion",
+    "Gap",
+    "InvalidDeliveryWindow",
+    "Profile",
+    "ProfileConfigError",
+    "Reason",
+    "SafeRange",
+    "UnknownFoodClass",
+    "UnknownProfile",
+    "delivery_window",
+    "get_profile",
+    "judge_delivery",
+    "load_profiles",
+    "parse_profiles",
+    "physical_limits",
+]
+
 Verdict = Literal["pass", "fail", "insufficient_data"]
 
 # Reason codes: the first two make a delivery fail, the next two make it insufficient_data.
@@ -43,92 +75,10 @@ FAIL_CODES = frozenset({DELIVERY_EXCEEDS_TIME_LIMIT, EXCURSION_TOTAL_EXCEEDS_LIM
 MISSING_DATA_CODES = frozenset({NO_READINGS, DATA_GAP})
 
 _ONE_MINUTE = timedelta(minutes=1)
-# Safe-range keys in profiles.json -> (is an upper bound, is inclusive).
-_BOUND_KEYS = {
-    "above": (False, False),
-    "at_least": (False, True),
-    "below": (True, False),
-    "at_most": (True, True),
-}
-
-
-class UnknownProfile(LookupError):
-    """No cold-chain profile has this name."""
-
-
-class UnknownFoodClass(LookupError):
-    """The food class is not one of FOOD_CLASSES."""
-
-
-class ProfileConfigError(ValueError):
-    """The profile configuration data is malformed."""
 
 
 class InvalidDeliveryWindow(ValueError):
     """Pickup/drop-off/now do not form a valid, timezone-aware window."""
-
-
-@dataclass(frozen=True, slots=True)
-class SafeRange:
-    """The temperatures (°C) a food class must stay in; a missing bound is unbounded."""
-
-    low: float | None = None
-    low_inclusive: bool = False
-    high: float | None = None
-    high_inclusive: bool = False
-
-    def contains(self, celsius: float) -> bool:
-        """True when ``celsius`` is inside the range, honouring strict vs inclusive bounds."""
-        if self.low is not None and not (
-            celsius >= self.low if self.low_inclusive else celsius > self.low
-        ):
-            return False
-        return self.high is None or (
-            celsius <= self.high if self.high_inclusive else celsius < self.high
-        )
-
-    def excess(self, celsius: float) -> float:
-        """How far (°C) ``celsius`` lies beyond the nearest violated bound; 0 when inside."""
-        if self.contains(celsius):
-            return 0.0
-        below = self.low - celsius if self.low is not None else -math.inf
-        above = celsius - self.high if self.high is not None else -math.inf
-        return max(below, above, 0.0)
-
-    def worst_of(self, values: Iterable[float]) -> float:
-        """The value furthest outside the range; any outside value beats every inside one."""
-        return max(values, key=lambda c: (not self.contains(c), self.excess(c)))
-
-
-@dataclass(frozen=True, slots=True)
-class ClassRule:
-    """The rule for one food class in one profile."""
-
-    safe: SafeRange | None
-    max_delivery: timedelta | None
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """A selectable set of cold-chain rules (e.g. GB 31654-2021 or the FDA Food Code)."""
-
-    name: str
-    title: str
-    source: str
-    excursion_tolerance: timedelta
-    physical_min_c: float
-    physical_max_c: float
-    classes: Mapping[str, ClassRule]
-
-    def rule(self, food_class: str) -> ClassRule:
-        """The rule for ``food_class``; raises UnknownFoodClass."""
-        try:
-            return self.classes[food_class]
-        except KeyError:
-            raise UnknownFoodClass(
-                f"unknown food class {food_class!r}; expected one of {', '.join(FOOD_CLASSES)}"
-            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,94 +130,6 @@ class DeliveryVerdict:
     reasons: tuple[Reason, ...]
 
 
-def _parse_safe(spec: Mapping[str, Any] | None) -> SafeRange | None:
-    if spec is None:
-        return None
-    low: tuple[float, bool] | None = None
-    high: tuple[float, bool] | None = None
-    for key, value in spec.items():
-        if key not in _BOUND_KEYS or isinstance(value, bool) or not isinstance(value, int | float):
-            raise ProfileConfigError(f"bad safe-range bound {key!r}: {value!r}")
-        is_upper, inclusive = _BOUND_KEYS[key]
-        if (high if is_upper else low) is not None:
-            raise ProfileConfigError(f"two {'upper' if is_upper else 'lower'} bounds in {spec!r}")
-        if is_upper:
-            high = (float(value), inclusive)
-        else:
-            low = (float(value), inclusive)
-    if low is None and high is None:
-        raise ProfileConfigError("a safe range needs at least one bound (use null for none)")
-    return SafeRange(
-        low=low[0] if low else None,
-        low_inclusive=bool(low and low[1]),
-        high=high[0] if high else None,
-        high_inclusive=bool(high and high[1]),
-    )
-
-
-def _minutes(value: Any, what: str) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ProfileConfigError(f"{what} must be a non-negative number of minutes, not {value!r}")
-    return timedelta(minutes=value)
-
-
-def parse_profiles(data: Mapping[str, Any]) -> dict[str, Profile]:
-    """Build Profiles from configuration data shaped like ``profiles.json``."""
-    try:
-        limits = data["physical_limits_c"]
-        profiles: dict[str, Profile] = {}
-        for name, spec in data["profiles"].items():
-            classes = {}
-            for food_class in FOOD_CLASSES:
-                cls = spec["classes"][food_class]
-                limit = cls["max_delivery_minutes"]
-                classes[food_class] = ClassRule(
-                    safe=_parse_safe(cls["safe"]),
-                    max_delivery=None if limit is None else _minutes(limit, "max_delivery"),
-                    source=str(cls["source"]),
-                )
-            profiles[name] = Profile(
-                name=name,
-                title=str(spec["title"]),
-                source=str(spec["source"]),
-                excursion_tolerance=_minutes(spec["excursion_tolerance_minutes"], "tolerance"),
-                physical_min_c=float(limits["min"]),
-                physical_max_c=float(limits["max"]),
-                classes=classes,
-            )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ProfileConfigError(f"malformed profile configuration: {exc!r}") from exc
-    return profiles
-
-
-@cache
-def _config() -> dict[str, Any]:
-    text = resources.files("sensors").joinpath("profiles.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-@cache
-def load_profiles() -> dict[str, Profile]:
-    """The profiles shipped in ``sensors/profiles.json`` (read once)."""
-    return parse_profiles(_config())
-
-
-def physical_limits() -> tuple[float, float]:
-    """(min, max) °C a food probe can physically report, from ``profiles.json``."""
-    limits = _config()["physical_limits_c"]
-    return float(limits["min"]), float(limits["max"])
-
-
-def get_profile(profile: Profile | str) -> Profile:
-    """Resolve a profile name (or pass a Profile through); raises UnknownProfile."""
-    if isinstance(profile, Profile):
-        return profile
-    profiles = load_profiles()
-    if profile not in profiles:
-        raise UnknownProfile(f"unknown cold-chain profile {profile!r}; known: {sorted(profiles)}")
-    return profiles[profile]
-
-
 def delivery_window(
     pickup_at: datetime, dropoff_at: datetime | None, now: datetime | None
 ) -> tuple[datetime, bool]:
@@ -308,17 +170,19 @@ def judge_delivery(
     pickup_at: datetime,
     dropoff_at: datetime | None,
     food_class: str,
-    profile: Profile | str,
-    max_gap: timedelta = timedelta(minutes=5),
+    profile: Profile | str | None,
+    max_gap: timedelta | None = None,
     now: datetime | None = None,
     tolerance: timedelta | None = None,
 ) -> DeliveryVerdict:
     """Judge one delivery's (time, °C) readings against a profile (see module docstring).
 
-    ``tolerance`` overrides the profile's ``excursion_tolerance``; readings may come in any
-    order and with duplicates; times must be timezone-aware.
+    ``profile`` None is the configured default; ``max_gap`` None is the configured data-gap
+    interval; ``tolerance`` overrides the profile's ``excursion_tolerance``; readings may come
+    in any order and with duplicates; times must be timezone-aware.
     """
     prof = get_profile(profile)
+    max_gap = policy().max_gap if max_gap is None else max_gap
     rule = prof.rule(food_class)
     tol = prof.excursion_tolerance if tolerance is None else tolerance
     end, in_progress = delivery_window(pickup_at, dropoff_at, now)

@@ -321,3 +321,33 @@ def test_every_item_is_either_accepted_rejected_or_a_duplicate(payload):
     for reading in batch.accepted:
         assert reading.time_utc.utcoffset() == timedelta(0)
         assert -60.0 <= reading.celsius <= 150.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    ).filter(lambda d: d.utcoffset() is not None and d.utcoffset().seconds % 60 == 0),
+    st.sampled_from(["Z", "+hh:mm", "T", " ", "t"]),
+    st.integers(min_value=0, max_value=9),
+)
+def test_the_fast_path_and_the_full_parser_agree(moment, style, digits):
+    """Well-formed readings take a C-parser shortcut; it must accept and reject exactly as
+    parse_rfc3339 does."""
+    offset = moment.utcoffset()
+    text = moment.strftime("%Y-%m-%d") + ("t" if style == "t" else " " if style == " " else "T")
+    text += moment.strftime("%H:%M:%S") + ("." + "1234567890"[:digits] if digits else "")
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    text += (
+        "Z"
+        if style == "Z" and minutes == 0
+        else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    )
+    try:
+        expected = parse_rfc3339(text)
+    except ValueError:
+        expected = None
+    batch = parse_json_readings([{"time": text, "value": 4.0, "unit": "CEL"}], now=NOW)
+    got = batch.accepted[0].time_utc if batch.accepted else None
+    assert got == expected
