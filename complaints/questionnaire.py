@@ -273,8 +273,11 @@ def code_survey(df: pd.DataFrame, mapping: SurveyMapping) -> Coded:
     if absent:
         raise SurveyError([_detail(_HEADER_ROW, c, "column not found in the file") for c in absent])
     # Frames built by hand may hold numbers or NaN: read every cell as its text.
-    text = df.astype(object).where(df.notna(), "").map(str)
-    blank = (text.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
+    text = df.astype(object).where(df.notna(), "").astype(str)
+    # A row is blank when every cell is; scanning stops at a row's first filled cell.
+    blank = np.array(
+        [not any(cell.strip() for cell in row) for row in text.to_numpy(dtype=object)], dtype=bool
+    ).reshape(len(text))
     text = text[~blank]
     rows = [int(i) + 2 for i in np.flatnonzero(~blank)]
     problems: list[Detail] = []
@@ -290,19 +293,13 @@ def code_survey(df: pd.DataFrame, mapping: SurveyMapping) -> Coded:
             first[rid] = row
 
     def yes_no(column: str) -> npt.NDArray[np.int8]:
-        out = np.empty(len(rows), dtype=np.int8)
-        for k, (row, raw) in enumerate(zip(rows, text[column], strict=True)):
-            v = _norm(raw)
-            if v in mapping.yes_values:
-                out[k] = YES
-            elif v in mapping.no_values:
-                out[k] = NO
-            elif v in mapping.missing_values:
-                out[k] = MISSING
-            else:
-                problems.append(
-                    _detail(row, column, f"answer {raw!r} is not a yes, no or missing value")
-                )
+        # Code each distinct answer once (a column holds a handful), then look cells up.
+        cells = text[column].to_numpy(dtype=object)
+        codes = {raw: _code(raw, mapping) for raw in pd.unique(cells)}
+        out = np.fromiter((codes[c] for c in cells), dtype=np.int8, count=len(cells))
+        for k in np.flatnonzero(out == _UNKNOWN):
+            reason = f"answer {cells[k]!r} is not a yes, no or missing value"
+            problems.append(_detail(rows[k], column, reason))
         return out
 
     ill = yes_no(mapping.ill_column)
@@ -315,6 +312,20 @@ def code_survey(df: pd.DataFrame, mapping: SurveyMapping) -> Coded:
     if problems:
         raise SurveyError(problems)
     return Coded(rows, ids, ill, items, portions, onsets, text)
+
+
+_UNKNOWN = -2  # an answer in none of the value lists (reported as a problem)
+
+
+def _code(raw: str, mapping: SurveyMapping) -> int:
+    v = _norm(raw)
+    if v in mapping.yes_values:
+        return YES
+    if v in mapping.no_values:
+        return NO
+    if v in mapping.missing_values:
+        return MISSING
+    return _UNKNOWN
 
 
 def _portions(
