@@ -255,6 +255,10 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": "ledger.checkpoint",
             "schedule": float(settings.ledger_checkpoint_seconds),
         },
+        # each order carries its own backoff, so a run with nothing due is one indexed query
+        "orders-reconcile-payments": {"task": "orders.reconcile_payments", "schedule": 10.0},
+        "orders-retention": {"task": "orders.erase_expired_personal_data", "schedule": 86400.0},
+        "complaints-check-slas": {"task": "complaints.check_slas", "schedule": 60.0},
     }
 
 

@@ -14,13 +14,14 @@ from web.api import ApiModel, api_blueprint
 from web.auth import current_user, login_user, logout_user, public, roles_required, safe_next
 from web.db import get_session
 from web.errors import register_error
+from web.i18n import N_
 
 bp = Blueprint("accounts", __name__)
 api = api_blueprint("accounts_api", __name__, tag="accounts", description="Who am I")
 
 # What each role finds on its home page: (label, endpoint) pairs filled in as modules land.
 HOME_LINKS: dict[str, list[tuple[str, str]]] = {
-    "admin": [("Users", "/admin/users"), ("Evidence ledger", "/admin/ledger")],
+    "admin": [(N_("Users"), "/admin/users"), (N_("Evidence ledger"), "/admin/ledger")],
 }
 
 
@@ -55,7 +56,8 @@ class MePublic(BaseModel):
 def home():  # type: ignore[no-untyped-def]
     user = current_user()
     assert user is not None
-    links = [(label, url) for label, url in HOME_LINKS.get(user.role, [])]
+    home_links = current_app.extensions["foodtrace"].extras["home_links"]
+    links = list(home_links.get(user.role, []))
     return render_template("home.html", user=user, links=links)
 
 

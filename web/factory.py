@@ -95,9 +95,20 @@ def _bind_ledger(flask_app: OpenAPI, settings: composition.Settings) -> None:
 
 
 def _register_domains(flask_app: OpenAPI) -> None:
-    """Each domain contributes its blueprints, CLI commands and error mappings."""
+    """Each domain contributes its blueprints, CLI commands, error mappings and home links.
+
+    A views module may declare `HOME_LINKS = {role: [(label, url), ...]}`; the home page lists
+    them per role, in DOMAINS order.
+    """
     from web import cli as web_cli
 
-    for name in composition.domain_modules("views") + composition.domain_modules("cli"):
+    home_links: dict[str, list[tuple[str, str]]] = {}
+    for name in composition.domain_modules("views"):
+        module = importlib.import_module(name)
+        module.init_app(flask_app)
+        for role, links in getattr(module, "HOME_LINKS", {}).items():
+            home_links.setdefault(role, []).extend(links)
+    for name in composition.domain_modules("cli"):
         importlib.import_module(name).init_app(flask_app)
     web_cli.init_app(flask_app)
+    flask_app.extensions["foodtrace"].extras["home_links"] = home_links

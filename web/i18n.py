@@ -11,6 +11,11 @@ LOCALES = ("zh_CN", "en")
 bp = Blueprint("i18n", __name__)
 
 
+def N_(message: str) -> str:
+    """Marks a string for extraction (`make translations`); it is translated where shown."""
+    return message
+
+
 def select_locale() -> str:
     """Explicit choice, then the user's preference, then the browser's, then the default."""
     chosen = session.get("lang")

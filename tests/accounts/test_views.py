@@ -9,11 +9,24 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def users(app):
+    from datetime import date
+
+    from trace.access import Viewer
+    from trace.masterdata import register_merchant
     from web.db import get_session
 
     made = {}
     with app.app_context():
         s = get_session()
+        merchant = register_merchant(
+            session=s,
+            viewer=Viewer(actor="system", role="admin"),
+            name="North Canteen",
+            licence_number="JY13301060000001",
+            licence_expires_on=date(2030, 1, 1),
+        )
+        s.commit()
+        assert merchant.id == 1
         for role in ("admin", "desk", "merchant", "courier", "student", "device"):
             made[role] = service.create_user(
                 session=s,
@@ -149,3 +162,15 @@ def test_cookie_session_api_writes_need_the_csrf_header(client, users):
     token = csrf_of(client, "/")
     ok = client.post("/api/v1/users", json=body, headers={"X-CSRF-Token": token})
     assert ok.status_code == 201
+
+
+@pytest.mark.parametrize("role", ["admin", "desk", "merchant", "courier", "student"])
+def test_every_link_on_a_roles_home_page_opens_for_that_role(client, users, role):
+    sign_in(client, f"{role}@uni.edu")
+    html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    section = html[html.index('class="links"') :] if 'class="links"' in html else ""
+    links = re.findall(r'<li><a href="([^"]+)"', section)
+    assert links, f"the {role} home page lists no links"
+    for url in links:
+        resp = client.get(url, headers={"Accept-Language": "en"})
+        assert resp.status_code == 200, f"{role}: {url} answered {resp.status_code}"
