@@ -28,6 +28,18 @@ run: setup
 	IN_PROCESS_BEAT=true $(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) \
 		--access-logfile - "app:create_app()"
 
+## make run-prod: the production form on this machine (PostgreSQL, Redis, Celery worker and beat,
+## the MQTT subscriber, gunicorn) started together by honcho from the Procfile; env overrides each
+run-prod: setup
+	@export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/foodtrace}" \
+		CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}" \
+		RATE_LIMIT_STORAGE_URL="$${RATE_LIMIT_STORAGE_URL:-redis://127.0.0.1:6379/1}" \
+		PROMETHEUS_MULTIPROC_DIR="$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/instance/prometheus}" \
+		BIND="$${BIND:-127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db; \
+	flask db create && flask db upgrade && flask demo seed && \
+	echo "Foodtrace (production form) on http://$$BIND" && exec honcho start -f Procfile
+
 ## make test: set up, lint, run every test
 test: setup
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -336,6 +336,36 @@ def start_in_process_beat(settings: Settings) -> threading.Thread:
     thread = threading.Thread(target=loop, name="in-process-beat", daemon=True)
     thread.start()
     return thread
+
+
+def create_database(url: str) -> bool:
+    """Create the PostgreSQL database `url` names if it does not exist; True if created.
+
+    SQLite creates its file on first use, so this is a no-op there.
+    """
+    from sqlalchemy.engine import make_url
+
+    target = make_url(normalise_database_url(url))
+    if not target.drivername.startswith("postgresql"):
+        return False
+    maintenance = make_engine(
+        target.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+        pool_size=1,
+        max_overflow=0,
+    )
+    try:
+        with maintenance.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            ).first()
+            if exists:
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(str(target.database))
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+            return True
+    finally:
+        maintenance.dispose()
 
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:

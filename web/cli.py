@@ -1,4 +1,4 @@
-"""`flask --app app db upgrade` and `flask --app app demo seed`."""
+"""`flask --app app db create|upgrade` and `flask --app app demo seed`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import engine_of, session_scope, upgrade_database
+from app import create_database, engine_of, session_scope, upgrade_database
 
 db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@db_cli.command("create")
+def create() -> None:
+    """Create the PostgreSQL database DATABASE_URL names, if missing (SQLite: nothing to do)."""
+    url = current_app.extensions["foodtrace"].settings.database_url
+    click.echo("database created" if create_database(url) else "database exists")
 
 
 @db_cli.command("upgrade")
