@@ -197,12 +197,16 @@ celery = Celery("foodtrace", set_as_current=False)
 celery.add_defaults(lambda: celery_config(Settings.from_env(resolve=False)))
 
 
+BROKER_RETRY_SECONDS = 5.0  # after a failed send, park tasks without trying the broker this long
+
+
 class _TaskRuntime:
     """What tasks need at run time: a Flask app (for settings and sessions), built lazily."""
 
     def __init__(self) -> None:
         self.flask_app: Any = None
         self.executor: ThreadPoolExecutor | None = None
+        self.broker_down_until = 0.0  # monotonic time before which sends go straight to parking
 
     def app(self) -> Any:
         if self.flask_app is None:
@@ -214,8 +218,18 @@ task_runtime = _TaskRuntime()
 
 
 def configure_celery(settings: Settings) -> Celery:
-    """Point the Celery app at the broker, or run tasks in-process when there is none."""
-    celery.conf.update(celery_config(settings))
+    """Point the Celery app at the broker, or run tasks in-process when there is none.
+
+    A process normally configures once; when the broker changes (tests build several apps),
+    the cached connection and producer pools of the old broker are dropped.
+    """
+    conf = celery_config(settings)
+    if celery.conf.get("broker_url") != conf.get("broker_url"):
+        pool, celery._pool = celery._pool, None
+        if pool is not None:
+            pool.force_close_all()
+        celery.amqp._producer_pool = None
+    celery.conf.update(conf)
     return celery
 
 
@@ -242,7 +256,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             broker_url=settings.celery_broker_url,
             result_backend=settings.celery_result_backend or None,
             task_ignore_result=not settings.celery_result_backend,
-            broker_transport_options={"visibility_timeout": 3600},
+            # an unreachable broker must fail a send in seconds (the task is then parked)
+            broker_connection_timeout=2,
+            broker_transport_options={
+                "visibility_timeout": 3600,
+                "socket_connect_timeout": 2,
+                "socket_timeout": 5,
+            },
         )
     return conf
 
@@ -251,6 +271,7 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Periodic tasks run by Celery beat (or the in-process scheduler in the embedded mode)."""
     return {
         "heartbeat": {"task": "ops.heartbeat", "schedule": 60.0},
+        "relay-parked-tasks": {"task": "ops.relay_parked_tasks", "schedule": 15.0},
         "ledger-checkpoint": {
             "task": "ledger.checkpoint",
             "schedule": float(settings.ledger_checkpoint_seconds),
@@ -259,6 +280,8 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
         "orders-reconcile-payments": {"task": "orders.reconcile_payments", "schedule": 10.0},
         "orders-retention": {"task": "orders.erase_expired_personal_data", "schedule": 86400.0},
         "complaints-check-slas": {"task": "complaints.check_slas", "schedule": 60.0},
+        # summarises the last full week once; running hourly only catches up after downtime
+        "reports-weekly-summary": {"task": "reports.weekly_summary", "schedule": 3600.0},
     }
 
 
@@ -270,7 +293,14 @@ def enqueue(task: Any, *args: Any) -> None:
     app = task_runtime.flask_app
     settings: Settings | None = app.extensions["foodtrace"].settings if app is not None else None
     if settings is not None and not settings.embedded:
-        task.delay(*args)
+        if time.monotonic() < task_runtime.broker_down_until:  # failed moments ago: don't wait
+            _park(app, task.name, args, ConnectionError("broker unreachable (recent failure)"))
+            return
+        try:
+            task.apply_async(args=args, retry=False)
+        except Exception as exc:  # the broker is unreachable: park it, never fail the request
+            task_runtime.broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
+            _park(app, task.name, args, exc)
         return
     if settings is not None and settings.testing:
         task.apply(args=args)  # tests want the effect before the response returns
@@ -278,6 +308,15 @@ def enqueue(task: Any, *args: Any) -> None:
     if task_runtime.executor is None:
         task_runtime.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="task")
     task_runtime.executor.submit(task.apply, args=args)
+
+
+def _park(app: Any, name: str, args: tuple[Any, ...], exc: Exception) -> None:
+    """Keep a task the broker refused in the database; `ops.relay_parked_tasks` sends it later."""
+    from operations import service as operations
+
+    logging.getLogger("foodtrace.tasks").warning("broker unreachable, parking %s: %s", name, exc)
+    with session_scope(engine_of(app)) as session:
+        operations.park_task(session=session, task=name, args=args, error=repr(exc))
 
 
 # --------------------------------------------------------------------------- sessions

@@ -17,12 +17,13 @@ The common case - "row columns are payload fields (or their salted digests)" - i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import Connection, MetaData, Table, select
+from sqlalchemy import JSON, Connection, MetaData, Table, Text, select, type_coerce
 
 from ledger.canonical import NotCanonicalisable, canonical_json, json_value
 from ledger.events import personal_digest
@@ -51,6 +52,26 @@ class CurrentRow:
     key: str
     ledger_index: int | None
     values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A stored JSON value that does not parse (equal to no payload value)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return f"unreadable JSON {self.text[:60]!r}"
+
+
+def decode_json(value: str | None) -> Any:
+    """A JSON column's text decoded, or Unreadable."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return Unreadable(value)
 
 
 @runtime_checkable
@@ -164,16 +185,29 @@ class TableProjection:
         return out
 
     def current_rows(self, connection: Connection) -> Iterator[CurrentRow]:
-        """Stream the rows: a Core select on the reflected table, fetched in chunks."""
+        """Stream the rows: a Core select on the reflected table, fetched in chunks.
+
+        SQLite stores JSON as text that anyone can overwrite with something unparseable; such
+        columns are read as text and decoded here, so a mangled value is reported as a
+        difference (`Unreadable`) instead of stopping the verification.
+        """
         table = Table(self.table, MetaData(), autoload_with=connection)
         columns = list(self.columns)
+        as_text = set()
+        if connection.dialect.name == "sqlite":
+            as_text = {c for c in columns if isinstance(table.c[c].type, JSON)}
         stmt = select(
-            table.c[self.key_column], table.c[self.index_column], *(table.c[c] for c in columns)
+            table.c[self.key_column],
+            table.c[self.index_column],
+            *(type_coerce(table.c[c], Text) if c in as_text else table.c[c] for c in columns),
         ).execution_options(yield_per=10_000)
         for row in connection.execute(stmt):
             index = row[1]
+            values = dict(zip(columns, row[2:], strict=True))
+            for column in as_text:
+                values[column] = decode_json(values[column])
             yield CurrentRow(
                 key=str(row[0]),
                 ledger_index=None if index is None else int(index),
-                values=dict(zip(columns, row[2:], strict=True)),
+                values=values,
             )
