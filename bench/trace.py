@@ -275,7 +275,7 @@ def trace_figures(engine: Engine, data: dict[str, object], label: str) -> None:
             baseline=statistics.quantiles(base, n=20)[18],
             baseline_label="recursive SQL query of the same node set (p95)",
             note=f"{len(samples)} random order lines, JSON answer built; CPU-time p95 "
-            f"{statistics.quantiles(cpu, n=20)[18]:.1f} ms",
+            f"{statistics.quantiles(cpu, n=20)[18]:.1f} ms; load {os.getloadavg()[0]:.1f}",
         )
         hot = int(data["hot_lot"])  # type: ignore[call-overload]
         timings, forward_cpu, reached = [], [], 0
@@ -302,7 +302,7 @@ def trace_figures(engine: Engine, data: dict[str, object], label: str) -> None:
             baseline=statistics.median(base_ms[1:]),
             baseline_label="recursive SQL count of the reached order lines (median)",
             note=f"{reached} order lines reached (median of 6 after one warm-up); CPU time "
-            f"{statistics.median(forward_cpu[1:]):.0f} ms",
+            f"{statistics.median(forward_cpu[1:]):.0f} ms; load {os.getloadavg()[0]:.1f}",
         )
 
 
@@ -326,7 +326,8 @@ def sheet_figure(engine: Engine, label: str) -> None:
         higher_is_better=False,
         baseline=bare,
         baseline_label="bare SELECT of the same rows",
-        note=f"XLSX, {rows} events, {len(data) // 1024} KiB; CPU time {cpu:.1f} s",
+        note=f"XLSX, {rows} events, {len(data) // 1024} KiB; CPU time {cpu:.1f} s; "
+        f"load {os.getloadavg()[0]:.1f}",
     )
 
 
@@ -394,7 +395,8 @@ def import_figure(engine: Engine, data: dict[str, object], label: str) -> None:
         higher_is_better=True,
         baseline=rows / bare,
         baseline_label="bare executemany of the parsed rows (no validation, no ledger)",
-        note=f"{rows} receiving rows; {rows / cpu:.0f} rows/s of CPU time",
+        note=f"{rows} receiving rows; {rows / cpu:.0f} rows/s of CPU time; "
+        f"load {os.getloadavg()[0]:.1f}",
     )
 
 

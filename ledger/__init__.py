@@ -16,6 +16,7 @@ A service (the transaction boundary):
 The rest of the API:
     append_many(session, events) -> list[Entry]          one write, contiguous indexes
     append_batch(session, event, records) -> Entry       anchors an RFC 9162 root of records
+    append_batches(session, [(event, records), ...])     several batch entries in one write
     prove_record(records, i) -> RecordProof              record -> batch root
     checkpoint(session, signer) -> Checkpoint            sign (after a consistency proof); commit
     latest_checkpoint(session), all_checkpoints(session)
@@ -30,7 +31,7 @@ Errors: LedgerError(ValueError) > InvalidEvent, TamperDetected, UnknownIndex(Loo
 NotCheckpointed; InvalidProof(ValueError) comes from verify_proof.py.
 """
 
-from ledger.batches import RecordProof, batch_root, prove_record, record_bytes
+from ledger.batches import RecordProof, append_batches, batch_root, prove_record, record_bytes
 from ledger.bundles import proof_bundle
 from ledger.checkpoints import Checkpoint, all_checkpoints, checkpoint, latest_checkpoint
 from ledger.errors import (
@@ -78,6 +79,7 @@ __all__ = [
     "all_checkpoints",
     "append",
     "append_batch",
+    "append_batches",
     "append_many",
     "batch_root",
     "checkpoint",

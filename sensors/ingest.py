@@ -9,7 +9,6 @@ and their position in it. One reading is later proven by two proofs (`prove_read
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +32,7 @@ from sensors.records import batch_records, rfc3339_micros, to_micros
 from sensors.service import DeviceForbidden
 
 READINGS_ENTRY = "sensor.readings"
-BATCH_FIELD = "batch"  # the payload field ledger.append_batch fills (ledger/batches.py)
+BATCH_FIELD = "batch"  # the payload field ledger.append_batches fills (ledger/batches.py)
 CHANNELS = ("http", "mqtt", "epcis", "demo")
 
 
@@ -162,47 +161,31 @@ def _anchor(
     """One ledger batch entry per chunk (appended together), and the rows citing them."""
     if not chunks:
         return [], []
-    events, roots = [], []
+    batches = []
     for device, times, readings in chunks:
-        records = batch_records(device.device_id, times, [r.celsius for r in readings])
-        root = base64.b64encode(ledger.batch_root(records)).decode()
-        roots.append(root)
         payload = {
             "device_id": device.device_id,
             "channel": channel,
             "first": rfc3339_micros(min(times)),
             "last": rfc3339_micros(max(times)),
             "clock_skew": sum(1 for r in readings if r.flags),
-            # Exactly what ledger.append_batch writes (see _append_batches).
-            BATCH_FIELD: {"size": len(records), "root": root},
         }
-        events.append(
-            ledger.Event(
-                READINGS_ENTRY, payload, actor=f"device:{device.id}", subject={"device": device.id}
-            )
+        event = ledger.Event(
+            READINGS_ENTRY, payload, actor=f"device:{device.id}", subject={"device": device.id}
         )
-    entries = _append_batches(session, events)
+        records = batch_records(device.device_id, times, [r.celsius for r in readings])
+        batches.append((event, records))
+    entries = ledger.append_batches(session, batches)  # one ledger write for them all
     refs, rows = [], []
-    for (device, times, readings), entry, root in zip(chunks, entries, roots, strict=True):
+    for (device, times, readings), entry in zip(chunks, entries, strict=True):
         index, pk = entry.index, device.id or 0
         rows += [
             (at, r.celsius, index, pk, pos, FLAG_CLOCK_SKEW if r.flags else 0)
             for pos, (at, r) in enumerate(zip(times, readings, strict=True))
         ]
+        root = entry.envelope()["payload"][BATCH_FIELD]["root"]
         refs.append(BatchRef(ledger_index=index, root=root, size=len(times)))
     return refs, rows
-
-
-def _append_batches(session: Session, events: list[ledger.Event]) -> list[ledger.Entry]:
-    """Append several batch entries in one ledger write.
-
-    `ledger.append_batch` takes one batch per call, each a full append (head lock, entry,
-    head) - the main per-device cost of an MQTT flush. The events here already carry the
-    `batch: {size, root}` field append_batch would add (root from ledger.batch_root over the
-    same records), so `ledger.append_many` writes byte-identical entries in one go. Replace
-    with a `ledger.append_batches` when the ledger offers one.
-    """
-    return ledger.append_many(session, events)
 
 
 # --------------------------------------------------------------------------- EPCIS

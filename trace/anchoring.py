@@ -162,7 +162,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def insert_columns(session: Session, table: Table, columns: dict[str, Sequence[Any]]) -> None:
-    """INSERT rows given column by column, in one executemany.
+    """INSERT rows given column by column, in one executemany (PostgreSQL: one COPY).
 
     Each column's bind processing (e.g. UTC datetimes) runs once per distinct value: the same
     receive date or unit down 20,000 rows costs one conversion, not 20,000.
@@ -184,9 +184,24 @@ def insert_columns(session: Session, table: Table, columns: dict[str, Sequence[A
             memo = {value: process(value) for value in set(values)}
             values = [memo[value] for value in values]
         processed.append(values)
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, table, names, processed)
+        return
     if compiled.positional:
         order = [names.index(n) for n in compiled.positiontup or ()]
         params: list[Any] = list(zip(*(processed[i] for i in order), strict=True))
     else:
         params = [dict(zip(names, row, strict=True)) for row in zip(*processed, strict=True)]
     session.connection().exec_driver_sql(str(compiled), params)
+
+
+def _copy(session: Session, table: Table, names: list[str], columns: list[Sequence[Any]]) -> None:
+    """PostgreSQL: the rows through COPY FROM STDIN (psycopg adapts each value as the INSERT
+    would), several times faster than an executemany of the same rows."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    dbapi: Any = session.connection().connection.dbapi_connection
+    with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
+        write = copy.write_row
+        for row in zip(*columns, strict=True):
+            write(row)

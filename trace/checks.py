@@ -136,7 +136,8 @@ def _licence(merchant: Merchant, day: date, index: int, field: str, out: _Collec
 def _licences(
     merchant: Merchant, moments: Sequence[datetime], field: str, tz: str, out: _Collector
 ) -> None:
-    if not moments or max(local_date(m, tz) for m in moments) <= merchant.licence_expires_on:
+    # Distinct moments only: an upload's receive times repeat down the file.
+    if not moments or max(local_date(m, tz) for m in set(moments)) <= merchant.licence_expires_on:
         return  # the common case: the licence covers every record
     for i, moment in enumerate(moments):
         _licence(merchant, local_date(moment, tz), i, field, out)
@@ -152,24 +153,42 @@ def _existing(
     return out
 
 
+_CODES_OF = {
+    "lot": (IngredientLot.__tablename__, "tlc"),
+    "batch": (DishBatch.__tablename__, "batch_code"),
+}
+
+
+def _codes_in(session: Session, kind: str, merchant_id: int, codes: list[str]) -> list[Any]:
+    """(code, id) of the merchant's lots or batches among `codes`, by the driver directly: a
+    20,000-code expanding IN through the SQL expression layer costs ~10 µs a value to compile,
+    more than the query (PostgreSQL takes the codes as one text[] parameter)."""
+    table, key = _CODES_OF[kind]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        sql = f"SELECT {key}, id FROM {table} WHERE merchant_id = %s AND {key} = ANY(%s)"  # noqa: S608
+        return list(conn.exec_driver_sql(sql, (merchant_id, codes)).fetchall())
+    rows: list[Any] = []
+    for start in range(0, len(codes), BIG_CHUNK):
+        part = codes[start : start + BIG_CHUNK]
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT {key}, id FROM {table} WHERE merchant_id = ? AND {key} IN ({marks})"  # noqa: S608
+        rows += conn.exec_driver_sql(sql, (merchant_id, *part)).fetchall()
+    return rows
+
+
 def taken_codes(
     session: Session, merchant_id: int, codes: Iterable[str], *, exclude: Ref | None = None
 ) -> dict[str, str]:
     """Codes already used by the merchant's lots or batches (other than `exclude`) → the user."""
-    codes = list(codes)
+    wanted = sorted({str(code) for code in codes})
     used: dict[str, str] = {}
-    for kind, key, ident, owner in (
-        ("lot", IngredientLot.tlc, IngredientLot.id, IngredientLot.merchant_id),
-        ("batch", DishBatch.batch_code, DishBatch.id, DishBatch.merchant_id),
-    ):
-        stmt = select(key, ident).where(
-            key.in_(bindparam("codes", expanding=True)),  # type: ignore[attr-defined]
-            owner == merchant_id,
-        )
-        for part in chunks(sorted(set(codes)), BIG_CHUNK):
-            for code, row_id in session.execute(stmt, {"codes": part}):
-                if (kind, row_id) != exclude:
-                    used.setdefault(code, f"{kind} {row_id}")
+    if not wanted:
+        return used
+    for kind in ("lot", "batch"):
+        for code, row_id in _codes_in(session, kind, merchant_id, wanted):
+            if (kind, row_id) != exclude:
+                used.setdefault(code, f"{kind} {row_id}")
     return used
 
 

@@ -281,15 +281,28 @@ def _record_info(sql: str) -> InfoLoader:
     return loader
 
 
+_LINE_INDEX = (
+    "SELECT order_line_id, MIN(ledger_index) FROM batch_allocations "
+    "WHERE order_line_id IN ({ids}) GROUP BY order_line_id"
+)
+# PostgreSQL plans the IN-list form above as a parallel scan of every allocation once a trace
+# reaches thousands of order lines (~4x slower than one index probe per line, which this forces).
+_LINE_INDEX_PG = (
+    "SELECT l.id, m.idx FROM unnest(%s::bigint[]) AS l(id) CROSS JOIN LATERAL "
+    "(SELECT MIN(a.ledger_index) AS idx FROM batch_allocations a WHERE a.order_line_id = l.id) m "
+    "WHERE m.idx IS NOT NULL"
+)
+
+
 def _order_line_info(conn: Connection, ids: Sequence[str]) -> dict[str, NodeInfo]:
     # Until the orders module registers its own, an order line is known by its allocations.
-    sql = (
-        "SELECT order_line_id, MIN(ledger_index) FROM batch_allocations "
-        "WHERE order_line_id IN ({ids}) GROUP BY order_line_id"
-    )
+    if conn.dialect.name == "postgresql":
+        array = "{" + ",".join(map(str, _ints(ids))) + "}"  # text: psycopg dumps lists slowly
+        rows: Iterable[Any] = conn.exec_driver_sql(_LINE_INDEX_PG, (array,)).fetchall()
+    else:
+        rows = _query(conn, _LINE_INDEX, ids)
     return {
-        str(line): NodeInfo(label=f"order line {line}", ledger_index=index)
-        for line, index in _query(conn, sql, ids)
+        str(line): NodeInfo(label=f"order line {line}", ledger_index=index) for line, index in rows
     }
 
 
