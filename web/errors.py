@@ -114,8 +114,20 @@ def init_app(app: Flask) -> None:
             resp = error_response(503, "database_unavailable", _(_PAGE_MESSAGES[503]))
             resp.headers["Retry-After"] = "5"
             return resp
+        if _is_value_out_of_range(exc):
+            return error_response(
+                422, "value_out_of_range", "a number or value in the request is out of range"
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", _(_PAGE_MESSAGES[500]))
+
+
+def _is_value_out_of_range(exc: Exception) -> bool:
+    """A client's value the database cannot hold: an integer beyond 64 bits (SQLite raises
+    OverflowError while binding it, PostgreSQL a DataError such as numeric_value_out_of_range)."""
+    from sqlalchemy.exc import DataError
+
+    return isinstance(exc, OverflowError | DataError)
 
 
 def _is_database_down(exc: Exception) -> bool:

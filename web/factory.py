@@ -9,11 +9,20 @@ from typing import Any
 from flask import g, request
 from flask_openapi3 import OpenAPI
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter, Map
 
 import app as composition
 from accounts.models import ROLE_LABELS
 from web import auth, csrf, db, errors, i18n, ops, security
 from web.api import API_PREFIX, INFO, SECURITY_SCHEMES
+
+
+class Int64Converter(IntegerConverter):
+    """Flask's int converter bounded to what a BIGINT column holds."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 @dataclass
@@ -39,6 +48,9 @@ def build_app(settings: composition.Settings) -> OpenAPI:
         validation_error_status=422,
         validation_error_callback=errors.validation_error_response,
     )
+    # `<int:...>` in URLs stops at the largest 64-bit id: a longer number is no such resource
+    # (404), never a value the database cannot bind
+    flask_app.url_map.converters["int"] = Int64Converter
     flask_app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,

@@ -106,3 +106,30 @@ def test_unexpected_errors_are_500_without_internals(app, client):
     resp = client.get("/api/v1/boom")
     assert resp.status_code == 500
     assert "secret" not in resp.get_data(as_text=True)
+
+
+def test_an_id_beyond_64_bits_in_a_path_is_no_such_resource_not_a_server_error(client, admin_token):
+    huge = "9" * 30
+    resp = client.get(f"/api/v1/ledger/entries/{huge}", headers=auth(admin_token))
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
+    assert client.get(
+        f"/api/v1/ledger/entries/{2**63 - 1}", headers=auth(admin_token)
+    ).status_code in (404, 422)
+
+
+def test_a_number_the_database_cannot_hold_is_a_422_naming_the_problem(app):
+    from flask import Flask
+
+    from web import errors
+
+    probe = Flask("probe")
+    errors.init_app(probe)
+
+    @probe.get("/api/v1/probe")
+    def overflow():  # type: ignore[no-untyped-def]
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    resp = probe.test_client().get("/api/v1/probe")
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["code"] == "value_out_of_range"
