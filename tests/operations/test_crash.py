@@ -85,8 +85,10 @@ def test_acknowledged_orders_and_readings_survive_kill_9_of_web_and_subscriber(
         "DATABASE_URL": pg_url,
         "FOODTRACE_INSTANCE": str(tmp_path / "instance"),
         "CELERY_BROKER_URL": "",  # tasks in-process: this test is about the web and the subscriber
-        "PROMETHEUS_MULTIPROC_DIR": "",
+        # set, even empty, prometheus_client writes its files there (empty: the working dir)
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
     }
+    (tmp_path / "prometheus").mkdir()
     web = Process(
         [str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind",
          f"127.0.0.1:{port}", "app:create_app()"], env,
