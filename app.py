@@ -43,6 +43,9 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+DOMAIN_CONFIG_PREFIXES = ("ORDERS_", "ORDER_RETENTION_DAYS")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every configuration value of Foodtrace; see the README's configuration table."""
@@ -98,6 +101,9 @@ class Settings:
             "mqtt_url": env.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
             "in_process_beat": _bool(env.get("IN_PROCESS_BEAT"), False),
             "prometheus_multiproc_dir": env.get("PROMETHEUS_MULTIPROC_DIR", ""),
+            # a domain's own tunables (ORDERS_USER_PER_MINUTE, ...) reach its app.config as is;
+            # the domain parses and checks them (orders/rules.py)
+            "extra": {k: v for k, v in env.items() if k.startswith(DOMAIN_CONFIG_PREFIXES)},
         }
         values.update(overrides)
         settings = cls(**values)

@@ -7,7 +7,8 @@ The server is production-style: gunicorn (2 workers x 16 threads, gthread) as a 
 loopback port, on a fresh PostgreSQL database (BENCH_POSTGRES_URL, default
 postgresql://postgres@127.0.0.1:5432/test), rate limits in Redis (BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/14), the simulated payment gateway. Clients are separate processes with
-threads speaking http.client over keep-alive connections, on the same 2-core machine.
+threads speaking HTTP/1.1 over keep-alive sockets (a minimal client: the load generator shares
+the 2 cores, so it must cost the server as little CPU as possible), on the same machine.
 
 - Placement: closed loop, 64 connections, each POST /api/v1/orders (one dish, a fresh
   Idempotency-Key, charged at once): orders/s and latency. Rate limits raised out of the way.
@@ -48,6 +49,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 import app as composition  # noqa: E402
+from bench import harness  # noqa: E402
 from bench.harness import record, write  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
@@ -57,29 +59,27 @@ TARGET = 300.0  # orders/s
 MERCHANTS = 10
 STUDENTS = max(60, int(1200 * SCALE))
 CLIENT_PROCS = 4
+ONLY = set(os.environ.get("BENCH_ONLY", "placement,storm,outage,embedded").split(","))
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 FAST_LIMITS = {
     "ORDERS_USER_PER_MINUTE": 1_000_000,
     "ORDERS_MERCHANT_PER_SECOND": 1_000_000,
     "ORDERS_MAX_IN_FLIGHT": 1_000,
+    "ORDERS_MAX_IN_FLIGHT_PER_PROCESS": 1_000,
 }
-DEFAULT_LIMITS: dict[str, Any] = {}  # order_rules.json: 20/min, 50/s, 64 in flight
+# order_rules.json: 20/min a student, 50/s a merchant, 64 in flight, 8 a process
+DEFAULT_LIMITS: dict[str, Any] = {}
 RETRY = {"ORDERS_PAYMENT_RETRY_MAX_SECONDS": 5.0, "ORDERS_PAYMENT_TIMEOUT_SECONDS": 2.0}
 
 
 def wsgi_app() -> Any:
-    """gunicorn's factory: the app with ordering config from BENCH_ORDERS_CONFIG (JSON), and
-    (unless BENCH_EDGE_GATE=0) the edge admission gate in front, as app.create_app should
-    install it (see orders/edge.py)."""
-    from orders.edge import AdmissionGate
-    from orders.views import runtime
-
+    """gunicorn's factory: the app with ordering config from BENCH_ORDERS_CONFIG (JSON). The
+    edge admission gate (orders/edge.py) is installed by orders.views.init_app;
+    BENCH_EDGE_GATE=0 turns it off (ORDERS_EDGE_GATE) to compare with the in-app gate."""
     flask_app = composition.create_app()
     flask_app.config.update(json.loads(os.environ.get("BENCH_ORDERS_CONFIG", "{}")))
-    if os.environ.get("BENCH_EDGE_GATE", "1") != "0":
-        flask_app.wsgi_app = AdmissionGate(  # type: ignore[method-assign]
-            flask_app.wsgi_app, lambda: runtime(flask_app).admission
-        )
+    if os.environ.get("BENCH_EDGE_GATE", "1") == "0":
+        flask_app.config["ORDERS_EDGE_GATE"] = False
     return flask_app
 
 
@@ -203,10 +203,78 @@ def gunicorn(
                 time.sleep(0.3)
         else:
             raise RuntimeError("gunicorn did not start")
+        SERVERS[port] = proc.pid
         yield port
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- CPU and load
+
+SERVERS: dict[int, int] = {}  # port -> gunicorn master pid
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _procs() -> list[tuple[int, int, str, float]]:
+    """(pid, ppid, command, CPU seconds) of every process."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / TICK
+        out.append((int(entry.name), int(fields[1]), comm, cpu))
+    return out
+
+
+def cpu_seconds(port: int) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes and by PostgreSQL's (every backend,
+    other users' included), and the machine's busy CPU seconds (all processes)."""
+    procs = _procs()
+    tree = {SERVERS[port]}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid, _comm, _cpu in procs:
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    busy = sum(int(v) for v in Path("/proc/stat").read_text().split()[1:9]) - sum(
+        int(v) for v in Path("/proc/stat").read_text().split()[4:6]
+    )
+    return {
+        "server": sum(cpu for pid, _pp, _c, cpu in procs if pid in tree),
+        "postgres": sum(cpu for _p, _pp, comm, cpu in procs if comm.startswith("postgres")),
+        "machine": busy / TICK,
+    }
+
+
+@contextmanager
+def measured(port: int) -> Iterator[dict[str, Any]]:
+    """CPU seconds used during the block and the load average before and after it."""
+    out: dict[str, Any] = {"load_before": os.getloadavg()[0]}
+    before = cpu_seconds(port)
+    t0 = time.monotonic()
+    yield out
+    wall = time.monotonic() - t0
+    after = cpu_seconds(port)
+    out.update({k: after[k] - before[k] for k in after})
+    out["wall"] = wall
+    out["load_after"] = os.getloadavg()[0]
+
+
+def cpu_note(m: dict[str, Any]) -> str:
+    return (
+        f"wall {m['wall']:.1f} s; CPU s: server {m['server']:.1f}, PostgreSQL {m['postgres']:.1f}, "
+        f"whole machine {m['machine']:.1f} of {2 * m['wall']:.1f}; load average "
+        f"{m['load_before']:.2f} -> {m['load_after']:.2f}"
+    )
 
 
 # --------------------------------------------------------------------------- clients
@@ -222,7 +290,7 @@ def _client(args: dict[str, Any]) -> list[tuple[int, float, int]]:
     rate = args.get("rate")  # per process; None: closed loop
 
     def run(t: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", args["port"], timeout=30)
+        conn = Client(args["port"])
         mine: list[tuple[int, float, int]] = []
         n = 0
         tokens = args["tokens"][t::threads] or args["tokens"]
@@ -242,9 +310,9 @@ def _client(args: dict[str, Any]) -> list[tuple[int, float, int]]:
             token = tokens[n % len(tokens)]
             n += 1
             status, order_id = _send(conn, args, token, n)
-            if status < 0:
+            if status < 0 or conn.closed:
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", args["port"], timeout=30)
+                conn = Client(args["port"])
             mine.append((status, (time.time() - sent) * 1000, order_id))
         with lock:
             results.extend(mine)
@@ -259,28 +327,101 @@ def _client(args: dict[str, Any]) -> list[tuple[int, float, int]]:
     return results
 
 
-def _send(
-    conn: http.client.HTTPConnection, args: dict[str, Any], token: str, n: int
-) -> tuple[int, int]:
+class Client:
+    """A keep-alive HTTP/1.1 connection that sends prepared bytes and reads the status, the
+    headers it is asked about and the body (Content-Length or chunked) - far cheaper than
+    http.client, whose header parsing would eat the cores the server needs."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.buf, self.closed = port, b"", False
+        self.sock: socket.socket | None = None
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed")
+        self.buf += data
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def request(self, raw: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+        if self.sock is None:  # connect lazily: a refused connection is a failed request
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(raw)
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0][9:12])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers, then the blank line
+                pass
+            body = b"".join(parts)
+        else:
+            body = self._take(int(headers.get(b"content-length", b"0")))
+        self.closed = headers.get(b"connection", b"").lower() == b"close"  # reconnect after
+        return status, headers, body
+
+
+def _raw(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    if body or method != "GET":
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+HEALTHZ = _raw("GET", "/healthz", {})
+
+
+def _send(conn: Client, args: dict[str, Any], token: str, n: int) -> tuple[int, int]:
     try:
         if args["kind"] == "healthz":
-            conn.request("GET", "/healthz")
-            resp = conn.getresponse()
-            resp.read()
-            return resp.status, 0
+            return conn.request(HEALTHZ)[0], 0
         merchant, item = args["merchants"][n % len(args["merchants"])]
         body = json.dumps({
             "merchant_id": merchant, "items": [{"menu_item_id": item, "quantity": 1}],
             "address": {"building": "Dorm 1", "room": str(n % 500)},
-        })  # fmt: skip
+        }).encode()  # fmt: skip
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex,
                    "Content-Type": "application/json"}  # fmt: skip
-        conn.request("POST", "/api/v1/orders", body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        order_id = json.loads(data)["id"] if resp.status in (200, 201) else 0
-        return resp.status, order_id
-    except (OSError, http.client.HTTPException, ValueError):
+        status, got, data = conn.request(_raw("POST", "/api/v1/orders", headers, body))
+        if status in (200, 201):
+            return status, json.loads(data)["id"]
+        if status != 429:
+            return status, 0
+        # a refusal: 2 x its gate (1 system, 2 user, 3 merchant, 0 other) + 1 with Retry-After
+        try:
+            scope = json.loads(data)["error"]["details"]["scope"]
+        except (ValueError, KeyError, TypeError):
+            scope = ""
+        gate = {"system": 1, "user": 2, "merchant": 3}.get(scope, 0)
+        return status, 2 * gate + int(b"retry-after" in got)
+    except (OSError, ValueError):
         return -1, 0
 
 
@@ -364,19 +505,34 @@ def bench_placement(url: str, seeded: dict[str, Any]) -> float:
     duration = max(5.0, 30 * SCALE)
     with gunicorn(url, {**FAST_LIMITS, **RETRY}) as port:
         load(port, seeded, duration=2, kind="healthz", connections=16)  # warm-up
-        base, base_elapsed = load(port, seeded, duration=duration, kind="healthz")
+        with measured(port) as mb:
+            base, base_elapsed = load(port, seeded, duration=duration, kind="healthz")
         load(port, seeded, duration=2, connections=16)  # warm-up
-        results, elapsed = load(port, seeded, duration=duration)
+        with measured(port) as m:
+            results, elapsed = load(port, seeded, duration=duration)
     ok = [ms for status, ms, _ in results if status == 201]
-    healthz = sum(1 for s, _ms, _ in base if s == 200) / base_elapsed
+    healthz_ok = sum(1 for s, _ms, _ in base if s == 200)
+    healthz = healthz_ok / base_elapsed
     rate = len(ok) / elapsed
+    per_order = 1000 * (m["server"] + m["postgres"]) / max(1, len(ok))
+    record(
+        "orders.placement_cpu_per_order.postgresql", value=per_order, unit="CPU ms",
+        target=2000 / TARGET, higher_is_better=False,
+        baseline=1000 * (mb["server"] + mb["postgres"]) / max(1, healthz_ok),
+        baseline_label="CPU ms per GET /healthz, same server",
+        note=(f"server {1000 * m['server'] / max(1, len(ok)):.2f} + PostgreSQL (every backend, "
+              f"other users' too) {1000 * m['postgres'] / max(1, len(ok)):.2f} CPU ms an order; "
+              f"the target is what 300 orders/s on 2 dedicated cores allows (clients elsewhere): "
+              f"this cost allows {2000 / per_order:.0f} orders/s; healthz run: {cpu_note(mb)}"),
+    )  # fmt: skip
     record(
         "orders.placement_http.postgresql", value=rate, unit="orders/s", target=TARGET,
         higher_is_better=True, baseline=healthz,
         baseline_label="req/s GET /healthz, same server and clients",
         note=(f"gunicorn 2x16 gthread, 64 keep-alive connections from {CLIENT_PROCS} client "
               f"processes on the same 2 cores; p50 {pct(ok, 0.5):.0f} ms, p99 {pct(ok, 0.99):.0f} "
-              f"ms; statuses {summary(results)}; each order charged (simulated gateway)"),
+              f"ms; statuses {summary(results)}; each order charged (simulated gateway); "
+              f"{cpu_note(m)}; server CPU ms per order {1000 * m['server'] / max(1, len(ok)):.2f}"),
     )  # fmt: skip
     return rate
 
@@ -386,7 +542,8 @@ def bench_embedded(seeded_sqlite: tuple[str, dict[str, Any]]) -> None:
     duration = max(5.0, 20 * SCALE)
     with gunicorn(url, {**FAST_LIMITS, **RETRY}, workers=1, threads=8) as port:
         load(port, seeded, duration=2, connections=8)
-        results, elapsed = load(port, seeded, duration=duration, connections=16)
+        with measured(port) as m:
+            results, elapsed = load(port, seeded, duration=duration, connections=16)
         base, base_elapsed = load(port, seeded, duration=duration, kind="healthz", connections=16)
     ok = [ms for status, ms, _ in results if status == 201]
     record(
@@ -395,7 +552,8 @@ def bench_embedded(seeded_sqlite: tuple[str, dict[str, Any]]) -> None:
         baseline=sum(1 for s, _ms, _ in base if s == 200) / base_elapsed,
         baseline_label="req/s GET /healthz, same server and clients",
         note=(f"the embedded default: gunicorn 1x8 gthread on SQLite, 16 connections; p50 "
-              f"{pct(ok, 0.5):.0f} ms, p99 {pct(ok, 0.99):.0f} ms; statuses {summary(results)}"),
+              f"{pct(ok, 0.5):.0f} ms, p99 {pct(ok, 0.99):.0f} ms; statuses {summary(results)}; "
+              f"{cpu_note(m)}"),
     )  # fmt: skip
 
 
@@ -405,10 +563,17 @@ def bench_storm(url: str, seeded: dict[str, Any]) -> None:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    with gunicorn(url, {**DEFAULT_LIMITS, **RETRY}) as port:
+    with gunicorn(url, {**DEFAULT_LIMITS, **RETRY}) as port, measured(port) as m:
         results, elapsed = load(port, seeded, duration=duration, rate=offered, connections=256)
     accepted = {order_id for status, _ms, order_id in results if status == 201}
     ok_ms = [ms for status, ms, _ in results if status == 201]
+    refused_ms = [ms for status, ms, _ in results if status == 429]
+    refused = [code for status, _ms, code in results if status == 429]
+    retry_after = sum(code % 2 for code in refused)
+    gates = {
+        name: sum(1 for code in refused if code // 2 == n)
+        for n, name in enumerate(("other", "system", "user", "merchant"))
+    }
     counts = summary(results)
     rows, entries = persisted(url, accepted)
     p99 = pct(ok_ms, 0.99)
@@ -417,8 +582,10 @@ def bench_storm(url: str, seeded: dict[str, Any]) -> None:
         note=(f"offered {offered:.0f} orders/s for {duration:.0f} s ({len(results)} sent, "
               f"{len(results) / elapsed:.0f}/s achieved); statuses {counts}; accepted "
               f"{len(accepted)} = {len(accepted) / elapsed:.0f}/s, in the database {rows}, with "
-              f"their ledger entry {entries}; p50 accepted {pct(ok_ms, 0.5):.0f} ms; latency "
-              "from the scheduled send time"),
+              f"their ledger entry {entries}; p50 accepted {pct(ok_ms, 0.5):.0f} ms, p99 of "
+              f"the 429s {pct(refused_ms, 0.99):.0f} ms; 429s with Retry-After "
+              f"{retry_after}, by gate {gates}; latency from the scheduled send time; "
+              f"{cpu_note(m)}"),
     )  # fmt: skip
     record(
         "orders.storm_accepted_lost", value=len(accepted) - min(rows, entries), unit="orders",
@@ -436,7 +603,8 @@ def bench_outage(url: str, seeded: dict[str, Any]) -> None:
     config = {**FAST_LIMITS, **RETRY}
     with gunicorn(url, config) as port:
         admin_call(port, seeded["admin"], "PUT", "/api/v1/payments/gateway", {"mode": "down"})
-        results, _elapsed = load(port, seeded, duration=duration, rate=150.0, connections=64)
+        with measured(port) as m:
+            results, _elapsed = load(port, seeded, duration=duration, rate=150.0, connections=64)
         admin_call(port, seeded["admin"], "PUT", "/api/v1/payments/gateway", {"mode": "healthy"})
     accepted = {order_id for status, _ms, order_id in results if status == 201}
     engine = composition.make_engine(url)
@@ -466,7 +634,8 @@ def bench_outage(url: str, seeded: dict[str, Any]) -> None:
         note=(f"gateway down {duration:.0f} s under 150 orders/s: {len(accepted)} accepted "
               f"(statuses {summary(results)}), {rows} in the database; all paid "
               f"{reconciled_in:.1f} s after recovery with {charges[0]} charges for "
-              f"{charges[1]} references (exactly one each: {charges[0] == len(accepted)})"),
+              f"{charges[1]} references (exactly one each: {charges[0] == len(accepted)}); "
+              f"during the outage {cpu_note(m)}"),
     )  # fmt: skip
     record(
         "orders.outage_reconciled_s", value=reconciled_in, unit="s", target=None,
@@ -476,17 +645,26 @@ def bench_outage(url: str, seeded: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    """BENCH_WRITE=0: print the figures only (bench/results.json is left alone);
+    BENCH_ONLY=placement,storm,outage,embedded runs a subset."""
     print(f"seeding {MERCHANTS} merchants and {STUDENTS} students (PostgreSQL) ...", flush=True)
     with fresh_postgres() as url:
         seeded = seed(url, STUDENTS)
-        bench_placement(url, seeded)
-        bench_storm(url, seeded)
-        bench_outage(url, seeded)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.sqlite3"
-        print("seeding the embedded default (SQLite) ...", flush=True)
-        bench_embedded((url, seed(url, max(60, STUDENTS // 4))))
-    write()
+        if "placement" in ONLY:
+            bench_placement(url, seeded)
+        if "storm" in ONLY:
+            bench_storm(url, seeded)
+        if "outage" in ONLY:
+            bench_outage(url, seeded)
+    if "embedded" in ONLY:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            print("seeding the embedded default (SQLite) ...", flush=True)
+            bench_embedded((url, seed(url, max(60, STUDENTS // 4))))
+    for name, entry in harness._pending.items():
+        print(f"{name}: {entry['note']}", flush=True)
+    if os.environ.get("BENCH_WRITE", "1") != "0":
+        write()
 
 
 if __name__ == "__main__":

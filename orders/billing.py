@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ from orders.rules import OrdersConfig
 
 log = logging.getLogger("foodtrace.orders.billing")
 RECONCILE_ACTOR = "system:reconcile"
+RECONCILE_WORKERS = 8  # charges in flight at once during reconciliation
 
 
 def charge(
@@ -116,26 +118,39 @@ def reconcile_payments(
     config: OrdersConfig,
     now: datetime | None = None,
     limit: int = 500,
+    workers: int = RECONCILE_WORKERS,
 ) -> ReconcileReport:
     """Retry the charges that are due: deferred ones whose backoff has elapsed, and pending ones
-    older than the grace period (their request died). Stops at the first sign the gateway is
-    still down; the rest keep their schedule. Then settles pending refunds the same way."""
+    older than the grace period (their request died). The first charge goes alone (a probe),
+    then `workers` at a time (the gateway is a remote service: after an outage thousands are
+    due at once); the pass stops after the first wave with a sign the gateway is still down,
+    and the rest keep their schedule. Then settles pending refunds the same way. The gateway
+    must be thread-safe."""
     now = now or utcnow()
     claimed = _claim(session, config, now, limit)
     outcomes: list[PaymentOutcome] = []
     untried: list[tuple[int, datetime | None]] = []
-    for i, (order_id, amount, _previous) in enumerate(claimed):
-        outcome = charge(
+
+    def one(row: tuple[int, int, datetime | None]) -> PaymentOutcome:
+        return charge(
             gateway,
-            order_id=order_id,
-            amount_fen=amount,
+            order_id=row[0],
+            amount_fen=row[1],
             timeout=config.payment_timeout_seconds,
             actor=RECONCILE_ACTOR,
         )
-        outcomes.append(outcome)
-        if outcome.outcome == "deferred":
-            untried = [(oid, prev) for oid, _, prev in claimed[i + 1 :]]
-            break
+
+    workers = max(1, min(workers, len(claimed)))
+    # the first charge alone probes the gateway (a gateway still down gets one call a pass)
+    starts = [0, *range(1, len(claimed), workers)] if claimed else []
+    with ThreadPoolExecutor(workers, thread_name_prefix="orders-reconcile") as pool:
+        for n, start in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(claimed)
+            wave = list(pool.map(one, claimed[start:end]))
+            outcomes.extend(wave)
+            if any(o.outcome == "deferred" for o in wave):
+                untried = [(oid, prev) for oid, _, prev in claimed[end:]]
+                break
     if outcomes:
         write_batch(session=session, outcomes=outcomes, config=config, now=now)
     if untried:  # not attempted: back to the schedule they had before the claim

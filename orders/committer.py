@@ -27,12 +27,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from columns import utcnow
+from orders.admission import N_
 from orders.checkout import OrderRequest
 from orders.errors import OrderError
 from orders.placement import PaymentOutcome, Placed, write_batch
 from orders.rules import OrdersConfig
 
 log = logging.getLogger("foodtrace.orders.committer")
+BUSY = N_("orders are being written slowly; try again in a moment")
 IDLE_EXIT_SECONDS = 10.0  # an idle writer thread ends; the next request starts a new one
 
 
@@ -84,7 +86,7 @@ class GroupCommitter:
         try:
             return work.future.result(timeout=timeout)
         except TimeoutError:
-            raise WriterBusy("orders are being written slowly; try again in a moment") from None
+            raise WriterBusy(BUSY) from None
 
     def _ensure_thread(self) -> None:
         with self._lock:

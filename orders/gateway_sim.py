@@ -15,7 +15,6 @@ a mode administrators (and tests) set at run time, recorded in the ledger:
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,24 +56,32 @@ class GatewayMode:
     failure_rate: float = 1.0
 
 
-_local = threading.local()
+# engine -> (read at, mode): one read per engine and STATE_TTL_SECONDS for the whole process,
+# whatever its number of threads (a dict read and write are atomic; a race reads twice)
+_cache: dict[int, tuple[Engine, float, GatewayMode]] = {}
 _changed = {"at": 0.0}  # bumped by set_gateway_mode: this process sees its own change at once
 
 
 def gateway_mode(engine: Engine) -> GatewayMode:
-    """The current mode (cached per thread for STATE_TTL_SECONDS)."""
-    cached = getattr(_local, "mode", None)
+    """The current mode (cached per process for STATE_TTL_SECONDS)."""
+    cached = _cache.get(id(engine))
     now = time.monotonic()
-    fresh = cached is not None and now - cached[1] < STATE_TTL_SECONDS
-    if fresh and cached[0] is engine and cached[1] > _changed["at"]:
-        return cached[2]  # type: ignore[no-any-return]
+    if (
+        cached is not None
+        and cached[0] is engine
+        and now - cached[1] < STATE_TTL_SECONDS
+        and cached[1] > _changed["at"]
+    ):
+        return cached[2]
     with engine.connect() as conn:
         row = conn.execute(
             select(SimGatewayState.mode, SimGatewayState.latency_ms, SimGatewayState.failure_rate)
         ).first()
         conn.rollback()
     state = GatewayMode(*row) if row is not None else GatewayMode()
-    _local.mode = (engine, now, state)
+    if len(_cache) > 16:  # tests build many engines
+        _cache.clear()
+    _cache[id(engine)] = (engine, now, state)
     return state
 
 

@@ -59,20 +59,18 @@ class OrdersConfig:
     max_in_flight: int
     max_in_flight_per_process: int
     group_commit: bool = True
+    edge_gate: bool = True  # ORDERS_EDGE_GATE: admit API orders in the WSGI gate (orders.edge)
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None = None) -> OrdersConfig:
         """Defaults from the rules file, overridden by `config[ORDERS_...]` when present."""
         values = dict(default_rules())
         config = config or {}
-        values["max_in_flight_per_process"] = None  # default: the deployment's limit
         for key, name in CONFIG_KEYS.items():
             if config.get(key) is not None:
                 values[name] = config[key]
         kinds = {f.name: f.type for f in fields(cls)}
         out: dict[str, Any] = {}
-        if values["max_in_flight_per_process"] is None:
-            values["max_in_flight_per_process"] = values["max_in_flight"]
         for name, value in values.items():
             if name not in kinds:
                 continue
@@ -82,5 +80,10 @@ class OrdersConfig:
                 raise RulesError(f"{name} must be a number, not {value!r}") from None
             if out[name] <= 0:
                 raise RulesError(f"{name} must be greater than 0")
+        # a process's share never exceeds the deployment's limit
+        out["max_in_flight_per_process"] = min(
+            out["max_in_flight_per_process"], out["max_in_flight"]
+        )
         out["group_commit"] = bool(config.get("ORDERS_GROUP_COMMIT", True))
+        out["edge_gate"] = bool(config.get("ORDERS_EDGE_GATE", True))
         return cls(**out)

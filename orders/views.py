@@ -36,7 +36,7 @@ from orders.access import Actor
 from orders.admission import Admission, Overloaded
 from orders.checkout import Address, LineRequest, OrderRequest
 from orders.committer import GroupCommitter, WriterBusy
-from orders.edge import ADMITTED
+from orders.edge import ADMITTED, AdmissionGate
 from orders.gateway_sim import GatewayModeError
 from orders.payments import PaymentGateway
 from orders.rules import OrdersConfig
@@ -107,6 +107,10 @@ def runtime(app: Flask | None = None, *, rebuild: bool = False) -> OrdersRuntime
     after changing `app.config["ORDERS_..."]`)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     ext = app.extensions["foodtrace"]
+    if not rebuild:  # the common case, without the lock (a dict read is atomic)
+        found = ext.extras.get("orders")
+        if found is not None:
+            return found  # type: ignore[no-any-return]
     with _runtime_lock:
         found = ext.extras.get("orders")
         if found is not None and not rebuild:
@@ -137,7 +141,20 @@ def _gateway_engine(ext: Any) -> Any:
     settings = ext.settings
     if settings.testing or not settings.database_url.startswith("postgres"):
         return ext.engine
-    return make_engine(settings.database_url, pool_size=GATEWAY_POOL, max_overflow=GATEWAY_POOL)
+    # no pre-ping: a charge that meets a dead connection fails as "gateway unavailable" and
+    # the order is deferred, then reconciled - the outage path, not a lost order
+    return make_engine(
+        settings.database_url,
+        pool_size=GATEWAY_POOL,
+        max_overflow=GATEWAY_POOL,
+        pool_pre_ping=False,
+    )
+
+
+def edge_admission(app: Flask) -> Admission | None:
+    """The gates the WSGI edge gate uses (orders.edge), None when ORDERS_EDGE_GATE is off."""
+    rt = runtime(app)
+    return rt.admission if rt.config.edge_gate else None
 
 
 def actor() -> Actor:
@@ -487,4 +504,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(staff_views.bp)
     app.register_api(api_views.api)  # type: ignore[attr-defined]
+    # Refuse the excess of an order storm before Flask runs (orders.edge); the in-app gate
+    # (admit) still guards the checkout page and session-signed API calls.
+    app.wsgi_app = AdmissionGate(app.wsgi_app, lambda: edge_admission(app))  # type: ignore[method-assign]
     tracing.register()

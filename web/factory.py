@@ -57,6 +57,7 @@ def build_app(settings: composition.Settings) -> OpenAPI:
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
+    flask_app.config.update(settings.extra)  # domains' own tunables from the environment
     flask_app.extensions["foodtrace"] = Foodtrace(
         settings=settings,
         engine=composition.make_engine(settings.database_url),

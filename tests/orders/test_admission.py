@@ -100,3 +100,57 @@ def test_unreachable_limits_storage_admits_instead_of_refusing_everyone():
         a.check_rates(user=1, merchant_id=1)
     with a.in_flight():
         pass
+
+
+@pytest.mark.redis
+def test_redis_checks_every_gate_in_one_round_trip_and_counts_only_the_admitted():
+    require_service("Redis", "127.0.0.1", 6379)
+    clock = Clock()
+    a = gates(REDIS_URL, user_per_minute=2, merchant_per_second=3, max_in_flight=10, clock=clock)
+    a.reset()
+    calls: list[object] = []
+    script = a._gates
+    a._gates = lambda **kw: calls.append(kw) or script(**kw)  # type: ignore[method-assign]
+    slots = [a.admit(user="s1", merchant_id=4), a.admit(user="s1", merchant_id=4)]
+    assert all(slots) and a._redis.zcard(IN_FLIGHT_KEY) == 2
+    with pytest.raises(Overloaded) as caught:
+        a.admit(user="s1", merchant_id=4)
+    assert caught.value.scope == "user" and 1 <= caught.value.retry_after <= 60
+    assert len(calls) == 3  # one script call a request
+    a.admit(user="s2", merchant_id=4)  # the refused request did not use the merchant's rate
+    with pytest.raises(Overloaded) as caught:
+        a.admit(user="s3", merchant_id=4)
+    assert caught.value.scope == "merchant" and caught.value.retry_after == 1
+    for slot in slots:
+        a.leave(slot)
+    assert a._redis.zcard(IN_FLIGHT_KEY) == 1
+    clock.now += 61  # the student's earlier minute no longer counts in full
+    a.admit(user="s1", merchant_id=5)
+    a.reset()
+
+
+@pytest.mark.redis
+def test_redis_in_flight_limit_refuses_through_admit():
+    require_service("Redis", "127.0.0.1", 6379)
+    a = gates(REDIS_URL, user_per_minute=100, max_in_flight=1)
+    b = gates(REDIS_URL, user_per_minute=100, max_in_flight=1)  # another process
+    a.reset()
+    slot = a.admit(user="x", merchant_id=1)
+    with pytest.raises(Overloaded) as caught:
+        b.admit(user="y", merchant_id=1)
+    assert caught.value.scope == "system"
+    a.leave(slot)
+    b.leave(b.admit(user="y", merchant_id=1))
+    a.reset()
+
+
+def test_a_saturated_process_refuses_before_looking_at_the_merchant():
+    a = gates(user_per_minute=100, max_in_flight=1)
+    asked: list[int] = []
+    slot = a.admit(user=1, merchant_id=lambda: asked.append(1) or 7)
+    with pytest.raises(Overloaded) as caught:
+        a.admit(user=2, merchant_id=lambda: asked.append(2) or 7)
+    assert caught.value.scope == "system" and asked == [1]
+    a.leave(slot)
+    a.leave(a.admit(user=2, merchant_id=lambda: asked.append(3) or 7))
+    assert asked == [1, 3]

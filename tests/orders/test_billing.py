@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +15,7 @@ from orders import billing, errors, placement
 from orders.gateway_sim import SimulatedGateway, charge_count, set_gateway_mode
 from orders.models import MenuBatch, Order, Refund
 from orders.payments import payment_reference
+from orders.rules import OrdersConfig
 
 LATER = timedelta(hours=1)  # past any backoff the config allows
 
@@ -158,6 +161,44 @@ def test_several_deferred_orders_are_all_charged_once_after_an_outage(
     assert charge_count(engine) == 5
 
 
+class Counting:
+    """A gateway wrapper that measures how many charges were in flight at once."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.now, self.most, self.lock = inner, 0, 0, threading.Lock()
+
+    def charge(self, **kw):
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)
+            return self.inner.charge(**kw)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_after_an_outage_reconciliation_charges_several_at_once_and_each_once(
+    session, engine, campus, config, gateway
+):
+    mode(session, "down")
+    ids = [
+        placed(session, campus, config, key=f"w{i}", items=((campus.salad, 1),)) for i in range(9)
+    ]
+    for order_id in ids:
+        billing.pay_order(session=session, gateway=gateway, order_id=order_id, config=config)
+    mode(session, "healthy")
+    counting = Counting(gateway)
+    report = billing.reconcile_payments(
+        session=session, gateway=counting, config=config, now=utcnow() + LATER, workers=4
+    )
+    assert (report.claimed, report.paid) == (9, 9)
+    assert counting.most == 4  # one probe, then waves of four
+    assert {order(session, i).payment_status for i in ids} == {"paid"}
+    assert charge_count(engine) == 9
+
+
 def test_a_stale_pending_charge_is_retried_after_the_grace_period(
     session, engine, campus, config, gateway
 ):
@@ -296,3 +337,28 @@ def test_a_charge_that_lands_after_rejection_is_refunded(session, engine, campus
     done = billing.refund_rejected(session=session, gateway=gateway, config=config)
     assert [r.status for r in done] == ["succeeded"]
     assert order(session, order_id).refunded_fen == order(session, order_id).total_fen
+
+
+def test_the_beat_task_keeps_taking_passes_while_they_come_back_full(
+    app, session, engine, campus, monkeypatch
+):
+    from orders import tasks
+
+    fast = {"ORDERS_PAYMENT_RETRY_BASE_SECONDS": 0.01, "ORDERS_PAYMENT_RETRY_MAX_SECONDS": 0.02}
+    app.config.update(fast)
+    config = OrdersConfig.from_mapping(fast)
+    gateway = SimulatedGateway(engine)
+    mode(session, "down")
+    ids = [
+        placed(session, campus, config, key=f"t{i}", items=((campus.salad, 1),)) for i in range(5)
+    ]
+    for order_id in ids:
+        billing.pay_order(session=session, gateway=gateway, order_id=order_id, config=config)
+    mode(session, "healthy")
+    time.sleep(0.05)  # past every backoff
+    monkeypatch.setattr(tasks, "PASS_LIMIT", 2)
+    report = tasks.reconcile_payments.apply().get()
+    assert (report["claimed"], report["paid"]) == (5, 5)  # three passes in one run
+    session.expire_all()
+    assert {order(session, i).payment_status for i in ids} == {"paid"}
+    assert charge_count(engine) == 5

@@ -86,6 +86,7 @@ def test_a_storm_shows_a_friendly_busy_page(client, app, app_campus):
     resp, _key = checkout(client, csrf)
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
     assert 'data-testid="orders-busy"' in resp.data.decode()
+    assert "you are ordering too fast" in resp.data.decode()  # which gate, in words
 
 
 def test_the_gateway_down_page_says_we_will_charge_later(client, app, app_campus):

@@ -33,6 +33,9 @@ def test_config_defaults_come_from_the_rules_file_and_keys_override_them():
     assert default.max_quantity_per_line == rules["max_quantity_per_line"]
     custom = OrdersConfig.from_mapping({"ORDER_RETENTION_DAYS": 200, "ORDERS_MAX_IN_FLIGHT": "8"})
     assert (custom.retention_days, custom.max_in_flight) == (200, 8)
+    assert default.max_in_flight_per_process == rules["max_in_flight_per_process"]
+    small = OrdersConfig.from_mapping({"ORDERS_MAX_IN_FLIGHT": 3})
+    assert small.max_in_flight_per_process == 3  # a process's share never exceeds the whole
 
 
 @pytest.mark.parametrize("value", [0, -1, "many"])
