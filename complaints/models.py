@@ -4,8 +4,9 @@ compensation decisions, feedback and food-history surveys.
 Every table here but two bookkeeping ones is re-derived by `ledger verify` (PROJECTIONS below).
 Personal and health data (the complainant's contact, the description, symptoms, medical care,
 free-text notes and replies) enter the ledger only as salted digests; the rows hold the values.
-`complaint_case_counters` (next case number per year) and `complaint_idempotency_keys`
-(replayed POSTs) are bookkeeping, not facts, and are not projected.
+`complaint_case_counters` (next case number per year), `complaint_idempotency_keys`
+(replayed POSTs) and `complaint_case_exposures` (the clustering index, derived from orders
+and trace records) are bookkeeping, not facts, and are not projected.
 
 `case_orders` links a case to order ids WITHOUT a foreign key: the orders tables (issue 5) do
 not exist yet; part 2 adds the key once they do.
@@ -22,6 +23,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Index,
     Integer,
     MetaData,
     Table,
@@ -40,11 +42,15 @@ __all__ = [
     "Case",
     "CaseCounter",
     "CaseEvent",
+    "CaseExposure",
     "CaseOrder",
+    "Cluster",
+    "ClusterMember",
     "Compensation",
     "Feedback",
     "IdempotencyKey",
     "Message",
+    "Notice",
     "SlaNotification",
     "Survey",
 ]
@@ -238,6 +244,83 @@ class Survey(SQLModel, table=True):
     uploaded_by: str = Field(max_length=40)
     uploaded_at: datetime = Field(sa_column=utc_column())
     ledger_index: int | None = _index()
+
+
+class Cluster(SQLModel, table=True):
+    """Cases linked because they share a merchant, dish, batch, lot, supplier or courier within
+    their exposure windows. ``alerted_at``: when it first held >= 2 unrelated cases."""
+
+    __tablename__ = "complaint_clusters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    opened_at: datetime = Field(sa_column=utc_column())
+    status: str = Field(default="open", max_length=16)  # open | merged
+    merged_into: int | None = Field(default=None)
+    alerted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    ledger_index: int | None = _index()
+
+
+class ClusterMember(SQLModel, table=True):
+    """A case's place in a cluster (one cluster per case) and what it shares with the others."""
+
+    __tablename__ = "complaint_cluster_members"
+
+    case_id: int = Field(
+        foreign_key="complaint_cases.id",
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": False},
+    )
+    cluster_id: int = Field(foreign_key="complaint_clusters.id", index=True)
+    shared: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    linked_at: datetime = Field(sa_column=utc_column())
+    ledger_index: int | None = _index()
+
+
+class Notice(SQLModel, table=True):
+    """An exposure notice to the customer of one order that received a suspect lot or batch.
+
+    One per (source, order): re-sending never notifies an order twice. The customer answers
+    the symptom survey through ``token`` (the link in the message).
+    """
+
+    __tablename__ = "complaint_notices"
+    __table_args__ = (
+        UniqueConstraint("source_kind", "source_id", "order_id", name="uq_complaint_notice"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="complaint_cases.id", index=True)
+    source_kind: str = Field(max_length=8)  # lot | batch
+    source_id: int
+    order_id: int = Field(index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token: str = Field(max_length=64, unique=True)
+    sent_at: datetime = Field(sa_column=utc_column())
+    answered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    answer_ill: bool | None = Field(default=None)
+    answer_onset_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    answer_symptoms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ledger_index: int | None = _index()
+
+
+class CaseExposure(SQLModel, table=True):
+    """A "kind:id" exposure of a case's orders inside its exposure window (merchant:3,
+    lot:17, ...) at the case's reference time: the index new cases are matched against.
+
+    Derived from the orders and trace records, rewritten whenever the case is (re)linked;
+    bookkeeping, not a fact, so not projected (the cluster links it leads to are).
+    """
+
+    __tablename__ = "complaint_case_exposures"
+    __table_args__ = (Index("ix_complaint_case_exposures_key_at", "key", "at"),)
+
+    case_id: int = Field(
+        foreign_key="complaint_cases.id",
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": False},
+    )
+    key: str = Field(max_length=40, primary_key=True)
+    at: datetime = Field(sa_column=utc_column())
 
 
 class CaseCounter(SQLModel, table=True):
@@ -454,6 +537,38 @@ class CaseOrdersProjection:
             yield ledger.CurrentRow(str(case_id), last, {"order_ids": ids})
 
 
+CLUSTERS_PROJECTION = ledger.TableProjection(
+    table="complaint_clusters",
+    writes={"complaint.cluster_opened", "complaint.cluster_alert", "complaint.cluster_merged"},
+    key="subject.cluster",
+    columns=["opened_at", "status", "merged_into", "alerted_at"],
+)
+MEMBERS_PROJECTION = ledger.TableProjection(
+    table="complaint_cluster_members",
+    writes={"complaint.cluster_linked"},
+    key="subject.member",
+    key_column="case_id",
+    columns=["cluster_id", "shared", "linked_at"],
+)
+NOTICES_PROJECTION = ledger.TableProjection(
+    table="complaint_notices",
+    writes={"complaint.notice_sent", "complaint.notice_answered"},
+    key="subject.notice",
+    columns=[
+        "case_id",
+        "source_kind",
+        "source_id",
+        "order_id",
+        "user_id",
+        "token",
+        "sent_at",
+        "answered_at",
+        "answer_ill",
+        "answer_onset_at",
+        "answer_symptoms",
+    ],
+)
+
 PROJECTIONS: tuple[ledger.Projection, ...] = (
     CASES_PROJECTION,
     CaseOrdersProjection(),
@@ -464,4 +579,7 @@ PROJECTIONS: tuple[ledger.Projection, ...] = (
     COMPENSATIONS_PROJECTION,
     FEEDBACK_PROJECTION,
     SURVEYS_PROJECTION,
+    CLUSTERS_PROJECTION,
+    MEMBERS_PROJECTION,
+    NOTICES_PROJECTION,
 )

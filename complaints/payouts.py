@@ -143,6 +143,7 @@ def pay_compensation(
     port: PaymentPort,
     actor: str,
     now: datetime | None = None,
+    case_id: int | None = None,
 ) -> Compensation:
     """Pay a decision out once through ``port`` (idempotency key = the payout key). Commits.
 
@@ -153,7 +154,7 @@ def pay_compensation(
     row = session.exec(
         select(Compensation).where(Compensation.id == compensation_id).with_for_update()
     ).first()
-    if row is None:
+    if row is None or (case_id is not None and row.case_id != case_id):
         raise CompensationNotFound(f"no compensation decision {compensation_id}")
     if row.status == "paid":
         return row

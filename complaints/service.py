@@ -2,7 +2,8 @@
 
 Each write validates, writes the rows and their ledger entries in one transaction and commits
 once. Opening a case: a gap-free number per year (a counter row locked until commit), triage,
-the case, its orders, the first timeline line, and the acknowledgement messages. A repeated
+the case, its orders, the first timeline line, the acknowledgement messages, and its links to
+other cases sharing an exposure (complaints.clusters, which may raise a cluster alert). A repeated
 ``Idempotency-Key`` from the same caller returns the case the first request opened.
 """
 
@@ -24,7 +25,7 @@ from sqlmodel import Session, col, select
 import ledger
 from accounts.models import User
 from columns import utcnow
-from complaints import records
+from complaints import clusters, records
 from complaints.intake import Intake, IntakeError, validate_intake
 from complaints.models import Case, CaseCounter, CaseOrder, IdempotencyKey
 from complaints.triage import RuleBook, triage
@@ -252,6 +253,8 @@ def open_case(
     for message, written in zip(messages, entries[1:], strict=True):
         message.ledger_index = written.index
     _set_orders(session, case, intake.order_ids, entries[0].index)
+    session.flush()
+    clusters.link_case(session, case, actor=actor, now=now)
     if idempotency_key is not None:
         key_row.case_id = case.id
     session.commit()
@@ -364,6 +367,9 @@ def update_case(
     case.ledger_index = event.ledger_index = written.index
     if new_orders != orders:
         _set_orders(session, case, new_orders, written.index)
+    if new_orders != orders or "onset_at" in changed:
+        session.flush()
+        clusters.link_case(session, case, actor=actor, now=now)
     session.commit()
     return case
 

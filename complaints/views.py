@@ -31,14 +31,19 @@ from accounts.models import Role, User
 from complaints import (
     attachments,
     casework,
+    clusters,
     deadlines,
     documents,
+    incubation,
     intake,
+    investigation,
+    notices,
     payouts,
     privacy,
     records,
     service,
     survey_uploads,
+    traceback,
     workflow,
 )
 from complaints.compensation import (
@@ -49,9 +54,12 @@ from complaints.compensation import (
 )
 from complaints.forms import intake_from_form, mapping_from_form, whole
 from complaints.labels import LABELS, MESSAGE_TEXTS
-from complaints.models import Case, CaseEvent, Feedback, Message
+from complaints.models import Case, CaseEvent, Feedback, Message, Notice
+from complaints.payments import PaymentFailed
+from complaints.refunds import OrdersPayments
 from complaints.sla import default_policies
 from complaints.survey import SurveyError
+from trace.access import Viewer as TraceViewer
 from web.auth import current_user, roles_required
 from web.db import get_session
 from web.i18n import N_
@@ -62,6 +70,7 @@ HOME_LINKS = {
         (N_("Complaint cases"), "/complaints/"),
         (N_("SLA overview"), "/complaints/sla"),
         (N_("Food-history surveys"), "/complaints/surveys"),
+        (N_("Case clusters"), "/complaints/clusters"),
     ],
     "admin": [
         (N_("Complaint cases"), "/complaints/"),
@@ -70,6 +79,7 @@ HOME_LINKS = {
     "student": [
         (N_("Report a problem"), "/complaints/report"),
         (N_("My reports"), "/complaints/mine"),
+        (N_("Food safety notices"), "/complaints/notices"),
     ],
     "merchant": [(N_("Complaints about my food"), "/complaints/merchant")],
 }
@@ -83,6 +93,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 STAFF = (Role.ADMIN, Role.DESK)
+SLOT = "NOTICE-TOKEN"  # stands for each notice's token in the survey address
 
 
 def label(value: str | None) -> str:
@@ -125,6 +136,12 @@ def me() -> User:
 def actor() -> str:
     """The ledger actor of the signed-in user."""
     return f"user:{me().id}"
+
+
+def trace_viewer() -> TraceViewer:
+    """The signed-in user as the trace module sees them."""
+    user = me()
+    return TraceViewer(actor=actor(), role=str(user.role), merchant_id=user.merchant_id)
 
 
 def viewer() -> privacy.Viewer:
@@ -177,7 +194,11 @@ def case_bundle(
     if who.role == Role.STUDENT:
         inbox = session.exec(
             select(Message)
-            .where(Message.case_id == case_id, Message.channel == "in_app")
+            .where(
+                Message.case_id == case_id,
+                Message.channel == "in_app",
+                Message.kind != "exposure_notice",  # notices to other customers
+            )
             .order_by(col(Message.created_at))
         ).all()
         view["messages"] = [
@@ -193,6 +214,16 @@ def case_bundle(
         documents.compensation_document(c)
         for c in payouts.list_compensations(session=session, case_id=case_id)
     ]
+    view["traceback"] = traceback.case_traceback(
+        session,
+        view.get("order_ids") or [],
+        viewer=trace_viewer(),
+        profile=getattr(settings(), "cold_chain_profile", None),
+    )
+    member = clusters.cluster_of(session, case_id)
+    view["cluster"] = (
+        None if member is None else {"id": member.cluster_id, "shared": list(member.shared)}
+    )
     return case, view
 
 
@@ -294,6 +325,7 @@ def desk_cases():  # type: ignore[no-untyped-def]
         severities=("critical", "high", "normal", "low"),
         categories=intake.CATEGORIES,
         desk_users=_desk_users(),
+        alerts=clusters.alerts(session=get_session()),
     )
 
 
@@ -690,6 +722,195 @@ def feedback_page(case_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("complaints.my_cases"), 303)
 
 
+# --------------------------------------------------------------------------- outbreaks
+
+
+@bp.get("/clusters")
+@roles_required(*STAFF)
+def clusters_page():  # type: ignore[no-untyped-def]
+    session = get_session()
+    return render_template("complaints/clusters.html", rows=clusters.list_clusters(session=session))
+
+
+@bp.get("/clusters/<int:cluster_id>")
+@roles_required(*STAFF)
+def cluster_page(cluster_id: int):  # type: ignore[no-untyped-def]
+    view = clusters.get_cluster(session=get_session(), cluster_id=cluster_id)
+    return render_template("complaints/cluster.html", view=view)
+
+
+@bp.get("/investigate")
+@roles_required(*STAFF)
+def investigate_page():  # type: ignore[no-untyped-def]
+    raw = request.args.get("case_ids", "")
+    ids = [int(p) for p in raw.replace(" ", ",").split(",") if p.strip().isdigit()]
+    pathogen = request.args.get("pathogen") or None
+    result, problem = None, None
+    try:
+        result = investigation.investigate(
+            session=get_session(), case_ids=ids, pathogen=pathogen, limit=50
+        ).as_dict()
+    except investigation.InvestigationError as exc:
+        problem = str(exc)
+    return render_template(
+        "complaints/investigate.html",
+        result=result,
+        problem=problem,
+        case_ids=",".join(map(str, ids)),
+        pathogens=list(incubation.default_pathogens()),
+        pathogen=pathogen,
+    ), (422 if problem else 200)
+
+
+def _source_args() -> tuple[str, int, int | None]:
+    args = request.values
+    kind = args.get("kind", "")
+    if kind not in notices.SOURCE_KINDS:
+        raise notices.NoticeError("kind is lot or batch", field="kind")
+    ident = _page_int(args.get("id"))
+    if not ident:
+        raise notices.NoticeError("give the lot or batch id", field="id")
+    return kind, ident, _page_int(args.get("case_id")) or None
+
+
+@bp.get("/affected")
+@roles_required(*STAFF)
+def affected_page():  # type: ignore[no-untyped-def]
+    kind, ident, case_id = _source_args()
+    session = get_session()
+    rows = notices.affected_orders(session=session, viewer=trace_viewer(), kind=kind, ident=ident)
+    notified = set(
+        session.exec(
+            select(Notice.order_id).where(Notice.source_kind == kind, Notice.source_id == ident)
+        ).all()
+    )
+    return render_template(
+        "complaints/affected.html",
+        kind=kind,
+        ident=ident,
+        case_id=case_id,
+        rows=rows,
+        notified=notified,
+        customers=len({r.user_id for r in rows}),
+    )
+
+
+def _back_to_affected(kind: str, ident: int, case_id: int | None) -> Any:
+    return redirect(url_for("complaints.affected_page", kind=kind, id=ident, case_id=case_id), 303)
+
+
+@bp.post("/affected/notices")
+@roles_required(*STAFF)
+def notices_send_page():  # type: ignore[no-untyped-def]
+    kind, ident, case_id = _source_args()
+    if case_id is None:
+        flash(_("Not done: %(reason)s", reason=_("open the list from a case")), "error")
+        return _back_to_affected(kind, ident, case_id)
+    try:
+        done = notices.send_notices(
+            session=get_session(),
+            viewer=trace_viewer(),
+            case_id=case_id,
+            kind=kind,
+            ident=ident,
+            survey_url=url_for("complaints.notice_page", token=SLOT, _external=True).replace(
+                SLOT, "{token}"
+            ),
+        )
+    except ACTION_ERRORS as exc:
+        get_session().rollback()
+        flash(_("Not done: %(reason)s", reason=str(exc)), "error")
+        return _back_to_affected(kind, ident, case_id)
+    flash(
+        _(
+            "%(sent)s notices sent; %(already)s orders had been notified already.",
+            sent=len(done.sent),
+            already=done.already,
+        )
+    )
+    return _back_to_affected(kind, ident, case_id)
+
+
+@bp.post("/affected/hold")
+@roles_required(*STAFF)
+def hold_page():  # type: ignore[no-untyped-def]
+    kind, ident, case_id = _source_args()
+    session = get_session()
+    try:
+        number = service.get_case(session=session, case_id=case_id).number if case_id else None
+        held = notices.hold_source(
+            session=session,
+            viewer=trace_viewer(),
+            kind=kind,
+            ident=ident,
+            reason=request.form.get("reason") or _("suspected in a complaint investigation"),
+            case_number=number,
+        )
+    except ACTION_ERRORS as exc:
+        session.rollback()
+        flash(_("Not done: %(reason)s", reason=str(exc)), "error")
+        return _back_to_affected(kind, ident, case_id)
+    flash(_("%(n)s records put on hold.", n=len(held)))
+    return _back_to_affected(kind, ident, case_id)
+
+
+@bp.post("/cases/<int:case_id>/compensation/<int:compensation_id>/pay")
+@roles_required(*STAFF)
+def payout_page(case_id: int, compensation_id: int):  # type: ignore[no-untyped-def]
+    session = get_session()
+    try:
+        payouts.pay_compensation(
+            session=session,
+            compensation_id=compensation_id,
+            port=OrdersPayments(session, actor()),
+            actor=actor(),
+            case_id=case_id,
+        )
+    except (*ACTION_ERRORS, PaymentFailed) as exc:
+        return _refused(exc, case_id)
+    flash(_("Paid out."))
+    return _back(case_id)
+
+
+@bp.get("/notices")
+@roles_required(Role.STUDENT)
+def my_notices_page():  # type: ignore[no-untyped-def]
+    rows = notices.notices_for(session=get_session(), user_id=me().id or 0)
+    return render_template("complaints/notices.html", rows=rows)
+
+
+@bp.route("/notices/<token>", methods=["GET", "POST"])
+@roles_required(Role.STUDENT)
+def notice_page(token: str):  # type: ignore[no-untyped-def]
+    session = get_session()
+    notice = notices.notice_by_token(session=session, token=token, user_id=me().id or 0)
+    problem = None
+    if request.method == "POST":
+        form = request.form
+        onset = None
+        raw = form.get("onset_at") or ""
+        try:
+            if raw:
+                onset = datetime.fromisoformat(raw).replace(tzinfo=tz())
+            notices.answer_notice(
+                session=session,
+                token=token,
+                user_id=me().id or 0,
+                ill=form.get("ill") == "yes",
+                onset_at=onset,
+                symptoms=form.getlist("symptoms"),
+            )
+        except ValueError as exc:
+            session.rollback()
+            problem = str(exc)
+        else:
+            flash(_("Thank you: your answer was recorded."))
+            return redirect(url_for("complaints.my_notices_page"), 303)
+    return render_template(
+        "complaints/notice.html", notice=notice, symptoms=intake.SYMPTOMS, problem=problem
+    ), (422 if problem else 200)
+
+
 # --------------------------------------------------------------------------- merchants
 
 
@@ -714,8 +935,10 @@ def merchant_cases():  # type: ignore[no-untyped-def]
 
 def init_app(app: Flask) -> None:
     """Register the pages and the API, and map the domain errors to HTTP answers."""
-    from complaints.api import views as api_views  # late: the API module uses the helpers above
+    from complaints.api import views as api_views  # late: the API modules use the helpers above
+    from complaints.api.outbreaks import views as outbreaks
 
     api_views.register_errors()
+    outbreaks.register_errors()
     app.register_blueprint(bp)
     app.register_api(api_views.api)  # type: ignore[attr-defined]

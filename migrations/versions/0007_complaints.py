@@ -212,6 +212,67 @@ def upgrade() -> None:
     op.create_index("ix_complaint_surveys_case_id", "complaint_surveys", ["case_id"])
 
     op.create_table(
+        "complaint_clusters",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        _at("opened_at"),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("merged_into", sa.Integer(), nullable=True),
+        _at("alerted_at", nullable=True),
+        _ledger_index(),
+    )
+    op.create_table(
+        "complaint_cluster_members",
+        sa.Column(
+            "case_id",
+            sa.Integer(),
+            sa.ForeignKey("complaint_cases.id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        sa.Column(
+            "cluster_id", sa.Integer(), sa.ForeignKey("complaint_clusters.id"), nullable=False
+        ),
+        sa.Column("shared", sa.JSON(), nullable=False),
+        _at("linked_at"),
+        _ledger_index(),
+    )
+    op.create_index(
+        "ix_complaint_cluster_members_cluster_id", "complaint_cluster_members", ["cluster_id"]
+    )
+    op.create_table(
+        "complaint_case_exposures",
+        sa.Column(
+            "case_id",
+            sa.Integer(),
+            sa.ForeignKey("complaint_cases.id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        sa.Column("key", sa.String(40), primary_key=True),
+        _at("at"),
+    )
+    op.create_index("ix_complaint_case_exposures_key_at", "complaint_case_exposures", ["key", "at"])
+    op.create_table(
+        "complaint_notices",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("complaint_cases.id"), nullable=False),
+        sa.Column("source_kind", sa.String(8), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("token", sa.String(64), nullable=False, unique=True),
+        _at("sent_at"),
+        _at("answered_at", nullable=True),
+        sa.Column("answer_ill", sa.Boolean(), nullable=True),
+        _at("answer_onset_at", nullable=True),
+        sa.Column("answer_symptoms", sa.JSON(), nullable=False),
+        _ledger_index(),
+        sa.UniqueConstraint("source_kind", "source_id", "order_id", name="uq_complaint_notice"),
+    )
+    for column in ("case_id", "order_id", "user_id"):
+        op.create_index(f"ix_complaint_notices_{column}", "complaint_notices", [column])
+
+    op.create_table(
         "complaint_case_counters",
         sa.Column("year", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("last", sa.Integer(), nullable=False),
@@ -230,6 +291,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("complaint_notices")
+    op.drop_table("complaint_case_exposures")
+    op.drop_table("complaint_cluster_members")
+    op.drop_table("complaint_clusters")
     op.drop_table("complaint_idempotency_keys")
     op.drop_table("complaint_case_counters")
     op.drop_table("complaint_surveys")

@@ -128,10 +128,73 @@ def _restore(engine: sa.Engine, table: sa.Table, rows: list[dict]) -> None:
     """Put the rows back as they were (by key where other rows point at them)."""
     keys = [c.name for c in table.primary_key.columns]
     with engine.begin() as conn:
-        if table.name in ("complaint_cases", "complaint_case_events"):
+        if table.name in ("complaint_cases", "complaint_case_events", "complaint_clusters"):
             for row in rows:
                 where = [table.c[k] == row[k] for k in keys]
                 conn.execute(table.update().where(*where).values(**row))
         else:
             conn.execute(table.delete())
             conn.execute(table.insert(), rows)
+
+
+def outbreak_life(app) -> None:
+    """Two unrelated cases sharing the planted lot (a cluster and its alert), notices about
+    the lot, one survey answer, a hold."""
+    from datetime import UTC, datetime, timedelta
+
+    from complaints import notices
+    from tests.complaints.world import build_world, planted_outbreak
+    from trace.access import Viewer
+
+    desk = Viewer(actor="user:1", role="desk")
+    with session_scope(engine_of(app)) as s:
+        world = build_world(s, prefix="v")
+        planted_outbreak(s, world)
+        case_ids = []
+        for k, order in enumerate(world.orders["ill"][:3:2] + world.orders["ill"][3:4]):
+            case_ids.append(
+                service.open_case(
+                    session=s,
+                    data={
+                        "channel": "phone", "category": "illness", "description": f"ill {k}",
+                        "onset_at": datetime.now(UTC) - timedelta(hours=5), "symptoms": ["fever"],
+                        "order_ids": [order],
+                        "complainant": {"name": f"N{k}", "phone": f"1380000{k:04d}"},
+                    },
+                    actor="user:1",
+                ).case.id
+            )  # fmt: skip
+        sent = notices.send_notices(
+            session=s, viewer=desk, case_id=case_ids[0], kind="lot", ident=world.lettuce_lot,
+            survey_url="https://x/{token}",
+        )  # fmt: skip
+        first = sent.sent[0]
+        notices.answer_notice(
+            session=s, token=first.token, user_id=first.user_id, ill=True,
+            onset_at=datetime.now(UTC) - timedelta(hours=2), symptoms=["fever"],
+        )  # fmt: skip
+        notices.hold_source(session=s, viewer=desk, kind="lot", ident=world.lettuce_lot, reason="r")
+
+
+OUTBREAK_TAMPERING = [
+    ("complaint_clusters", "UPDATE complaint_clusters SET alerted_at = NULL"),
+    ("complaint_cluster_members", "UPDATE complaint_cluster_members SET shared = '[]'"),
+    ("complaint_notices", "UPDATE complaint_notices SET answer_ill = false WHERE answer_ill"),
+    ("complaint_notices", "DELETE FROM complaint_notices WHERE answered_at IS NULL"),
+]
+
+
+def test_clusters_and_notices_verify_and_tampering_is_named(app, people):
+    # The world's order rows are written without the ordering flow's entries, so only the
+    # complaint projections are verified here (the holds' trace entries are trace's own).
+    outbreak_life(app)
+    engine = engine_of(app)
+    assert _problem(engine) is None
+    for table, statement in OUTBREAK_TAMPERING:
+        snapshot = _dump(engine, table)
+        with engine.begin() as conn:
+            assert conn.execute(sa.text(statement)).rowcount > 0, statement
+        problem = _problem(engine)
+        assert problem is not None and problem.table == table, (statement, problem)
+        _restore(engine, *snapshot)
+    assert _problem(engine) is None
