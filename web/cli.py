@@ -39,6 +39,26 @@ def seed() -> None:
         click.echo(f"  {role:<9} {email}")
 
 
+@demo_cli.command("generate")
+@click.option("--students", default=30_000, show_default=True, type=click.IntRange(min=10))
+@click.option("--days", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=1, show_default=True, type=int)
+def generate(students: int, days: int, seed: int) -> None:
+    """Write a campus semester through the services and print its planted incidents."""
+    from demo import semester
+
+    with (
+        session_scope(engine_of(current_app)) as session,
+        click.progressbar(length=semester.total_steps(days), label="semester") as bar,
+    ):
+        made = semester.generate(
+            session=session, students=students, days=days, seed=seed, progress=bar.update
+        )
+    click.echo(", ".join(f"{k} {v}" for k, v in vars(made.counts).items()))
+    for line in made.incidents.lines():
+        click.echo(line)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
