@@ -231,9 +231,7 @@ def configure_celery(settings: Settings) -> Celery:
     """
     conf = celery_config(settings)
     if celery.conf.get("broker_url") != conf.get("broker_url"):
-        pool, celery._pool = celery._pool, None
-        if pool is not None:
-            pool.force_close_all()
+        celery._pool = None  # the next send opens a pool on the new broker
         celery.amqp._producer_pool = None
     celery.conf.update(conf)
     return celery

@@ -18,8 +18,10 @@ from tests.operations.proxy import TcpProxy
 
 
 @pytest.fixture
-def outage(tmp_path, database_url, engine):  # type: ignore[no-untyped-def]
+def outage(tmp_path, database_url, engine, monkeypatch):  # type: ignore[no-untyped-def]
     """(client, proxy, student token, menu) with Redis reachable only through the proxy."""
+    # Celery reads CELERY_BROKER_URL from the environment before its own config (CI sets it)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     require_service("Redis", "127.0.0.1", 6379)
     from demo import seed
 

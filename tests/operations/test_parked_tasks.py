@@ -31,8 +31,10 @@ def broker():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def broker_app(tmp_path, database_url, engine, broker):  # type: ignore[no-untyped-def]
+def broker_app(tmp_path, database_url, engine, broker, monkeypatch):  # type: ignore[no-untyped-def]
     """An app in production mode whose broker is the proxy; yields (app, queue)."""
+    # Celery reads CELERY_BROKER_URL from the environment before its own config (CI sets it)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     queue = f"ft-test-{uuid.uuid4().hex[:8]}"
     settings = composition.Settings.from_env(
         env={},
