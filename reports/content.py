@@ -27,6 +27,7 @@ class SlaRow:
     met_at: datetime | None
     breached: bool
     paused: bool
+    case: str = ""  # the case number, in a cluster report
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +149,5 @@ class CaseReport:
     checkpoint: str = ""
     public_key: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    kind: str = "case"  # or "cluster": the cases of a complaint cluster together
+    affected_source: str = ""  # cluster: the ranked source whose forward trace gave `affected`

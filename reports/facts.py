@@ -24,7 +24,7 @@ from sensors.profiles import get_profile
 from trace import queries as trace_queries
 from trace.access import Viewer
 from trace.errors import NotFound, TraceTooLarge
-from trace.models import Merchant
+from trace.models import Merchant, StatusEvent
 
 MAX_TRACE_STARTS = 10
 MAX_CHARTS = 8
@@ -352,3 +352,254 @@ def _citations(
             seen.add(index)
             unique.append((label, index))
     return unique[:MAX_CITED]
+
+
+# ------------------------------------------------------------------------- cluster reports
+
+
+def _cluster_actions(
+    session: Session, cases: list[Case], events: list[CaseEvent], compensations: list[object]
+) -> list[content.ActionRow]:
+    """Compensation decisions, action-taken/resolved transitions, holds put on lots and
+    batches for these cases, and exposure notices sent (counted per source and day)."""
+    numbers = {c.id: c.number for c in cases}
+    out = [
+        content.ActionRow(
+            getattr(c, "decided_at"),  # noqa: B009
+            getattr(c, "remedy"),  # noqa: B009
+            f"{numbers.get(getattr(c, 'case_id'), '')} "  # noqa: B009
+            f"¥{getattr(c, 'amount_fen') / 100:.2f} ({getattr(c, 'status')})",  # noqa: B009
+        )
+        for c in compensations
+    ] + [
+        content.ActionRow(e.at, e.to_status or e.kind, numbers.get(e.case_id, ""))
+        for e in events
+        if e.to_status in ("action_taken", "resolved")
+    ]
+    for case in cases:  # notices.hold_source writes "<case number>: <reason>"
+        holds = session.exec(
+            select(StatusEvent).where(
+                StatusEvent.action == "hold", col(StatusEvent.reason).startswith(f"{case.number}:")
+            )
+        ).all()
+        for h in holds:
+            target = f"lot #{h.lot_id}" if h.lot_id is not None else f"batch #{h.batch_id}"
+            out.append(content.ActionRow(h.at, "hold", f"{target}: {h.reason[:80]}"))
+    try:
+        from complaints.models import Notice
+    except ImportError:  # exposure notices arrive with complaints part 2
+        return out
+    ids = [c.id for c in cases if c.id is not None]
+    sent = session.exec(
+        select(Notice.source_kind, Notice.source_id, Notice.sent_at).where(
+            col(Notice.case_id).in_(ids)
+        )
+    ).all()
+    groups: dict[tuple[str, int, str], tuple[datetime, int]] = {}
+    for kind, source, at in sent:
+        key = (kind, source, at.date().isoformat())
+        first, n = groups.get(key, (at, 0))
+        groups[key] = (min(first, at), n + 1)
+    for (kind, source, _day), (at, n) in groups.items():
+        out.append(content.ActionRow(at, "notice", f"{kind} #{source}: {n}"))
+    return out
+
+
+def _forward_affected(
+    session: Session, ranking: list[tuple[str, str, str]], names: dict[int, str], tz: str
+) -> tuple[list[content.AffectedRow], str]:
+    """Orders the top-ranked lot or batch reached (complaints.notices.affected_orders),
+    counted by merchant and day; ([], "") when there is no such source or no notices module."""
+    try:
+        from complaints import notices
+    except ImportError:
+        return [], ""
+    for kind, ident, label in ranking:
+        if kind not in ("lot", "batch"):
+            continue
+        try:
+            found = notices.affected_orders(
+                session=session,
+                viewer=Viewer(actor="system", role="admin"),
+                kind=kind,
+                ident=int(ident),
+            )
+        except (NotFound, TraceTooLarge, ValueError, LookupError):
+            return [], ""
+        if not found:
+            return [], ""
+        frame = pd.DataFrame(
+            {
+                "merchant": [names.get(a.merchant_id, f"#{a.merchant_id}") for a in found],
+                "at": pd.to_datetime([a.placed_at for a in found], utc=True),
+            }
+        )
+        frame["day"] = frame["at"].dt.tz_convert(tz).dt.date
+        counts = frame.groupby(["merchant", "day"]).size().reset_index(name="orders")
+        rows = [
+            content.AffectedRow(str(r.merchant), r.day, int(r.orders))
+            for r in counts.itertuples(index=False)
+        ]
+        return rows, f"{kind} {label}"
+    return [], ""
+
+
+def _ranked(
+    session: Session, case_ids: list[int]
+) -> tuple[list[content.RankRow], list[tuple[str, str, str]]]:
+    """The ranking rows and the (kind, id, label) of each candidate, best first: one call of
+    complaints.investigation (which ends the session's read)."""
+    try:
+        from complaints import investigation
+    except ImportError:
+        return [], []
+    try:
+        found = investigation.investigate(session=session, case_ids=case_ids, limit=10)
+    except investigation.InvestigationError:
+        return [], []
+    rows = [
+        content.RankRow(
+            c.kind,
+            c.label,
+            c.exposed_cases,
+            c.exposed_total,
+            c.unexposed_cases,
+            c.unexposed_total,
+            c.relative_risk,
+            c.rr_ci95[0],
+            c.rr_ci95[1],
+            c.fisher_p,
+            c.cases_explained,
+        )
+        for c in found.candidates
+    ]
+    return rows, [(c.kind, str(c.id), c.label) for c in found.candidates]
+
+
+def gather_cluster(
+    *,
+    session: Session,
+    cluster_id: int,
+    language: str,
+    version: int,
+    audience: str,
+    author: str,
+    tz: str,
+    profile: str | None,
+    now: datetime,
+    progress: Progress = lambda _p: None,
+) -> tuple[content.CaseReport, list[tuple[str, int]]]:
+    """Every fact of a complaint cluster's report (its cases together, no complainant
+    details in any edition), and the (label, ledger index) of the records it cites."""
+    from complaints import clusters
+
+    view = clusters.get_cluster(session=session, cluster_id=cluster_id)
+    ids = sorted(c.id for c, _m in view.members if c.id is not None)
+    # investigate() ends the session's read (expiring what was loaded): rank first
+    ranking, sources = _ranked(session, ids)
+    cases = sorted(
+        session.exec(select(Case).where(col(Case.id).in_(ids))).all(),
+        key=lambda c: (c.opened_at, c.id or 0),
+    )
+    numbers = {c.id: c.number for c in cases}
+    linked = records.order_ids_of(session, ids)
+    order_ids = sorted({o for i in ids for o in linked.get(i, [])})
+    events = list(
+        session.exec(
+            select(CaseEvent)
+            .where(col(CaseEvent.case_id).in_(ids))
+            .order_by(col(CaseEvent.at), col(CaseEvent.id))
+        ).all()
+    )
+    sla_rows = []
+    for case in cases:
+        sla = deadlines.sla_of(session=session, case=case, now=now)
+        sla_rows += [
+            content.SlaRow(
+                t.target, t.minutes, t.due_at, t.met_at, t.breached, t.paused, case.number
+            )
+            for t in sla.targets
+        ]
+    progress(15)
+    orders = _orders(session, order_ids)
+    names = {m.id: m.name for m in session.exec(select(Merchant)).all() if m.id is not None}
+    figure = _trace(session, orders)
+    progress(30)
+    temperatures = _temperatures(session, orders, profile)
+    progress(45)
+    onsets = tuple(c.onset_at or c.opened_at for c in cases)
+    snapshot = [
+        (c.id, c.number, c.status, c.category, c.severity, c.opened_at, c.n_party, c.n_ill)
+        for c in cases
+    ]
+    affected, source = _forward_affected(session, sources, names, tz)
+    if not affected:
+        affected = _affected(orders, names, tz)
+    progress(50)
+    compensations: list[object] = []
+    for i in ids:
+        compensations += payouts.list_compensations(session=session, case_id=i)
+    actions = _cluster_actions(session, cases, events, compensations)
+    timeline = [
+        content.TimelineRow(
+            e.at, e.kind, f"{numbers.get(e.case_id, '')} {e.actor}", e.from_status, e.to_status
+        )
+        for e in events
+    ]
+    statuses = sorted({s[2] for s in snapshot})
+    categories = sorted({s[3] for s in snapshot})
+    severities = [s[4] for s in snapshot]
+    order = ("critical", "high", "medium", "low")
+    worst = min(severities, key=lambda v: order.index(v) if v in order else len(order))
+    failed = sum(1 for t in temperatures if t.verdict == "fail")
+    counts = {
+        "n_cases": len(snapshot),
+        "n_orders": len(orders),
+        "n_affected": sum(a.orders for a in affected),
+        "n_merchants": len({o.merchant_id for o in orders}),
+        "n_batches": sum(1 for n in (figure.nodes if figure else ()) if n.kind == "batch"),
+        "n_lots": sum(1 for n in (figure.nodes if figure else ()) if n.kind == "lot"),
+        "n_suppliers": sum(1 for n in (figure.nodes if figure else ()) if n.kind == "supplier"),
+        "n_deliveries": len(temperatures),
+        "n_failed": failed,
+        "sla_total": len(sla_rows),
+        "sla_met": sum(1 for s in sla_rows if s.met_at and not s.breached),
+        "sla_breached": sum(1 for s in sla_rows if s.breached),
+    }
+    citations: list[tuple[str, int]] = []
+    for case in cases:
+        mine = [e for e in events if e.case_id == case.id]
+        theirs = [c for c in compensations if getattr(c, "case_id", None) == case.id]
+        citations += _citations(case, mine, theirs, [], None)
+    citations += _citations(None, [], [], orders, figure)
+    seen: set[int] = set()
+    unique = [(lb, i) for lb, i in citations if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
+    return content.CaseReport(
+        case_id=0,
+        number=f"CL-{cluster_id}",
+        language=language,
+        version=version,
+        audience=audience,
+        generated_at=now,
+        author=author,
+        status=statuses[0] if len(statuses) == 1 else ", ".join(statuses),
+        category=categories[0] if len(categories) == 1 else ", ".join(categories),
+        severity=worst,
+        opened_at=min(s[5] for s in snapshot),
+        n_party=sum(s[6] for s in snapshot),
+        n_ill=sum(s[7] for s in snapshot),
+        tz=tz,
+        timeline=tuple(timeline),
+        sla=tuple(sla_rows),
+        trace=figure,
+        temperatures=tuple(temperatures),
+        affected=tuple(affected),
+        actions=tuple(sorted(actions, key=lambda a: a.at)),
+        complainant=None,
+        counts=counts,
+        cluster=tuple(s[1] for s in snapshot),
+        ranking=tuple(ranking),
+        onsets=onsets,
+        kind="cluster",
+        affected_source=source,
+    ), unique[:MAX_CITED]

@@ -35,6 +35,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus.tableofcontents import TableOfContents
 
 from reports import charts
 from reports.content import CaseReport, TemperatureFigure
@@ -61,6 +62,11 @@ GRID = TableStyle(
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]
 )
+
+
+def _markup(text: str) -> str:
+    """A heading's paragraph markup, as `_p` writes it."""
+    return escape(charts.drawable(text)).replace("\n", "<br/>")
 
 
 def _p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
@@ -96,14 +102,42 @@ def qr_drawing(payload: str, size: float = 42 * mm) -> Drawing:
     return drawing
 
 
-def _cover(r: CaseReport, w: Mapping[str, str], fmt: _Fmt, qr: str) -> list[Flowable]:
-    edition = w["edition_staff"] if r.audience == "staff" else w["edition_merchant"]
+SECTIONS = (
+    "summary",
+    "timeline",
+    "trace",
+    "sources",
+    "temperature",
+    "affected",
+    "actions",
+    "conclusions",
+    "appendix",
+)
+TOC_STYLE = ParagraphStyle("toc", parent=BODY, fontSize=8.5, leading=12)
+
+
+def contents(w: Mapping[str, str]) -> TableOfContents:
+    """The cover's table of contents: every section with the page it starts on (filled in by
+    the second layout pass; primed with the titles so both passes paginate alike)."""
+    toc = TableOfContents(levelStyles=[TOC_STYLE], dotsMinLevel=0, rightColumnWidth=20 * mm)
+    toc.addEntries([(0, _markup(w[s]), 0) for s in SECTIONS])
+    return toc
+
+
+def _cover(
+    r: CaseReport, w: Mapping[str, str], fmt: _Fmt, qr: str, toc: Flowable | None = None
+) -> list[Flowable]:
+    staff = "edition_staff_cluster" if r.kind == "cluster" else "edition_staff"
+    edition = w[staff] if r.audience == "staff" else w["edition_merchant"]
+    head = [[w["case"], r.number]]
+    if r.kind == "cluster":
+        head = [[w["cluster"], r.number], [w["cases"], _p(", ".join(r.cluster), SMALL)]]
     rows = [
-        [w["case"], r.number],
+        *head,
         [w["version"], str(r.version)],
         [w["generated"], fmt(r.generated_at)],
-        [w["status"], value(r.language, r.status)],
-        [w["category"], value(r.language, r.category)],
+        [w["status"], _values(r.language, r.status)],
+        [w["category"], _values(r.language, r.category)],
         [w["severity"], value(r.language, r.severity)],
         [w["opened"], fmt(r.opened_at)],
         [w["author"], r.author],
@@ -114,26 +148,16 @@ def _cover(r: CaseReport, w: Mapping[str, str], fmt: _Fmt, qr: str) -> list[Flow
     cover.setStyle(
         TableStyle([("FONT", (0, 0), (-1, -1), FONT, 10.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)])
     )
-    sections = [
-        "summary",
-        "timeline",
-        "trace",
-        "sources",
-        "temperature",
-        "affected",
-        "actions",
-        "conclusions",
-        "appendix",
-    ]
+    listed = [toc] if toc is not None else [_p(w[s], SMALL) for s in SECTIONS]
     return [
-        Spacer(1, 25 * mm),
-        _p(w["title"], H1),
+        Spacer(1, 8 * mm),
+        _p(w["cluster_title"] if r.kind == "cluster" else w["title"], H1),
         _p(r.number, H2),
         Spacer(1, 6 * mm),
         cover,
         Spacer(1, 8 * mm),
         _p(w["contents"], H2),
-        *[_p(w[s], SMALL) for s in sections],
+        *listed,
         Spacer(1, 8 * mm),
         qr_drawing(qr),
         _p(qr, MONO),
@@ -157,14 +181,16 @@ def _summary(r: CaseReport, w: Mapping[str, str], fmt: _Fmt) -> list[Flowable]:
             "sla_breached",
         )
     }
-    text = w["summary_text"].format(
+    text = w["cluster_summary_text" if r.kind == "cluster" else "summary_text"].format(
         number=r.number,
-        category=value(r.language, r.category),
+        category=_values(r.language, r.category),
         severity=value(r.language, r.severity),
         opened=fmt(r.opened_at),
-        status=value(r.language, r.status),
+        status=_values(r.language, r.status),
         n_ill=r.n_ill,
         n_party=r.n_party,
+        n_cases=len(r.cluster),
+        cases=", ".join(r.cluster),
         **counts,
     )
     out: list[Flowable] = [_p(w["summary"], H2), _p(text)]
@@ -200,7 +226,8 @@ def _timeline(r: CaseReport, w: Mapping[str, str], fmt: _Fmt) -> list[Flowable]:
             if s.paused
             else "state_open"
         )
-        sla_rows.append([value(lang, s.target), s.minutes, fmt(s.due_at), fmt(s.met_at), w[state]])
+        target = f"{s.case} {value(lang, s.target)}".strip()
+        sla_rows.append([target, s.minutes, fmt(s.due_at), fmt(s.met_at), w[state]])
     events: list[list[object]] = [[w["at"], w["event"], w["actor"], w["change"]]]
     for e in r.timeline:
         change = f"{value(lang, e.from_status)} → {value(lang, e.to_status)}" if e.to_status else ""
@@ -323,8 +350,19 @@ def _chart_caption(t: TemperatureFigure, w: Mapping[str, str], lang: str, fmt: _
 def _affected(r: CaseReport, w: Mapping[str, str]) -> list[Flowable]:
     rows: list[list[object]] = [[w["merchant"], w["day"], w["orders"]]]
     rows += [[a.merchant, a.day.isoformat(), a.orders] for a in r.affected]
-    rows.append([w["total"], "", sum(a.orders for a in r.affected)])
-    return [_p(w["affected"], H2), _p(w["no_personal"], SMALL), _table(rows)]
+    total = sum(a.orders for a in r.affected)
+    rows.append([w["total"], "", total])
+    out: list[Flowable] = [_p(w["affected"], H2)]
+    if r.affected_source:
+        kind, _, label = r.affected_source.partition(" ")
+        source = f"{value(r.language, kind)} {label}"
+        out.append(_p(w["affected_from"].format(source=source, n=total)))
+    return [*out, _p(w["no_personal"], SMALL), _table(rows)]
+
+
+def _values(language: str, raw: str) -> str:
+    """Comma-separated codes (a cluster's statuses or types) in the report's language."""
+    return ", ".join(value(language, part) for part in raw.split(", "))
 
 
 def _actions(r: CaseReport, w: Mapping[str, str], fmt: _Fmt) -> list[Flowable]:
@@ -385,8 +423,9 @@ def render_case_report(report: CaseReport, bundle: bytes, qr_payload: str) -> by
     """The report's PDF with `bundle` (the proof bundle JSON) attached as report-proofs.json."""
     w, fmt = words(report.language), _Fmt(report.tz)
     digest = hashlib.sha256(bundle).hexdigest()
+    toc = contents(w)
     story: list[Flowable] = [
-        *_cover(report, w, fmt, qr_payload),
+        *_cover(report, w, fmt, qr_payload, toc),
         *_summary(report, w, fmt),
         *_timeline(report, w, fmt),
         *_trace(report, w),
@@ -402,6 +441,7 @@ def render_case_report(report: CaseReport, bundle: bytes, qr_payload: str) -> by
         title=f"{w['title']} {report.number} v{report.version}",
         decorate=_page_decorator(report, w),
         attachments={BUNDLE_NAME: bundle},
+        toc_titles=frozenset(w[s] for s in SECTIONS),
     )
 
 
@@ -442,10 +482,15 @@ def build(
     title: str,
     decorate: Callable[[object, object], None],
     attachments: Mapping[str, bytes],
+    toc_titles: frozenset[str] = frozenset(),
 ) -> bytes:
-    """Lay out a story on A4 pages and attach files (embedded files in the PDF's name tree)."""
+    """Lay out a story on A4 pages and attach files (embedded files in the PDF's name tree).
+
+    With `toc_titles`, the story's table of contents is filled with the page each of those
+    section headings lands on: two layout passes (reportlab's multiBuild)."""
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = _Document(
+        toc_titles,
         buf,
         pagesize=A4,
         leftMargin=18 * mm,
@@ -456,7 +501,10 @@ def build(
         author="Foodtrace",
         invariant=1,
     )
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    if toc_titles:
+        doc.multiBuild(story, onFirstPage=decorate, onLaterPages=decorate, maxPasses=4)
+    else:
+        doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
     if not attachments:
         return buf.getvalue()
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
@@ -465,6 +513,20 @@ def build(
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+class _Document(SimpleDocTemplate):
+    """A4 document that tells the table of contents where each section heading landed."""
+
+    def __init__(self, toc_titles: frozenset[str], *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.toc_titles = {_markup(t) for t in toc_titles}
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        if isinstance(flowable, Paragraph) and flowable.style is H2:
+            text = flowable.text
+            if text in self.toc_titles:
+                self.notify("TOCEntry", (0, text, self.page))
 
 
 def page_count(pdf: bytes) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 import ledger
@@ -72,46 +73,185 @@ class ReportFilters:
 
 
 def request_case_report(
-    *, session: Session, case_id: int, language: str, audience: str, caller: Caller
+    *,
+    session: Session,
+    case_id: int,
+    language: str,
+    audience: str,
+    caller: Caller,
+    idempotency_key: str | None = None,
+    queue: Callable[[int], object] | None = None,
 ) -> Report:
-    """Queue a new version of a case's report (the render task fills it)."""
+    """Queue a new version of a case's report (`queue` starts the render task). With an
+    Idempotency-Key the caller already used for this request, that version is returned."""
+    _check(language, audience, idempotency_key)
+    replay = _replayed(session, caller, idempotency_key, ("case", case_id, language, audience))
+    if replay is not None:
+        return replay
+    case = complaints.get_case(session=session, case_id=case_id, for_update=True)
+    return _queue(
+        session,
+        Report(
+            kind="case",
+            case_id=case_id,
+            case_number=case.number,
+            merchant_id=case.merchant_id,
+            language=language,
+            audience=audience,
+            has_complainant_details=audience == "staff",
+            requested_by=caller.actor,
+            idempotency_key=idempotency_key,
+        ),
+        subject={"case": case_id},
+        queue=queue,
+    )
+
+
+class ClusterNotFound(LookupError):
+    """No complaint cluster with that id."""
+
+
+def cluster_label(cluster_id: int) -> str:
+    """How a cluster report names its cluster (cover, list, file name)."""
+    return f"CL-{cluster_id}"
+
+
+def request_cluster_report(
+    *,
+    session: Session,
+    cluster_id: int,
+    language: str,
+    audience: str,
+    caller: Caller,
+    idempotency_key: str | None = None,
+    queue: Callable[[int], object] | None = None,
+) -> Report:
+    """Queue a new version of a complaint cluster's report (its cases together). A merchant
+    edition is visible to a merchant only when every case of the cluster is about it."""
+    from complaints import clusters
+
+    _check(language, audience, idempotency_key)
+    replay = _replayed(
+        session, caller, idempotency_key, ("cluster", cluster_id, language, audience)
+    )
+    if replay is not None:
+        return replay
+    try:
+        view = clusters.get_cluster(session=session, cluster_id=cluster_id)
+    except clusters.ClusterNotFound as exc:
+        raise ClusterNotFound(f"no cluster {cluster_id}") from exc
+    from complaints.models import Cluster
+
+    # versions of one cluster's report are numbered one at a time
+    session.exec(select(Cluster).where(Cluster.id == cluster_id).with_for_update()).one()
+    merchants = {case.merchant_id for case, _m in view.members}
+    return _queue(
+        session,
+        Report(
+            kind="cluster",
+            cluster_id=cluster_id,
+            case_number=cluster_label(cluster_id),
+            merchant_id=merchants.pop() if len(merchants) == 1 else None,
+            language=language,
+            audience=audience,
+            has_complainant_details=audience == "staff",
+            requested_by=caller.actor,
+            idempotency_key=idempotency_key,
+        ),
+        subject={"cluster": cluster_id},
+        queue=queue,
+    )
+
+
+def _check(language: str, audience: str, idempotency_key: str | None) -> None:
     if language not in LANGUAGES:
         raise ReportError(f"language must be one of {', '.join(LANGUAGES)}", field="language")
     if audience not in AUDIENCES:
         raise ReportError(f"audience must be one of {', '.join(AUDIENCES)}", field="audience")
-    case = complaints.get_case(session=session, case_id=case_id, for_update=True)
+    if idempotency_key is not None and not (
+        0 < len(idempotency_key) <= 200 and idempotency_key.isprintable()
+    ):
+        raise ReportError("1 to 200 printable characters", field="Idempotency-Key")
+
+
+def _what(report: Report) -> tuple[str, int | None, str, str]:
+    target = report.cluster_id if report.kind == "cluster" else report.case_id
+    return (report.kind, target, report.language, report.audience)
+
+
+def _replayed(
+    session: Session,
+    caller: Caller,
+    key: str | None,
+    what: tuple[str, int | None, str, str],
+) -> Report | None:
+    """The version this caller already requested with this key (None: a new request)."""
+    if key is None:
+        return None
+    found = session.exec(
+        select(Report).where(Report.requested_by == caller.actor, Report.idempotency_key == key)
+    ).first()
+    if found is not None and _what(found) != what:
+        raise ReportError(
+            "this Idempotency-Key was used for a different report request",
+            field="Idempotency-Key",
+        )
+    return found
+
+
+def _queue(
+    session: Session,
+    report: Report,
+    subject: dict[str, int],
+    queue: Callable[[int], object] | None,
+) -> Report:
+    """Number the version, write the row and its `report.requested` entry, commit; then hand
+    the new version's id to `queue` (the render task), never a replayed one's."""
+    target = Report.cluster_id if report.kind == "cluster" else Report.case_id
     latest = session.exec(
         select(func.max(Report.version)).where(
-            Report.kind == "case",
-            Report.case_id == case_id,
-            Report.language == language,
-            Report.audience == audience,
+            Report.kind == report.kind,
+            target == (report.cluster_id if report.kind == "cluster" else report.case_id),
+            Report.language == report.language,
+            Report.audience == report.audience,
         )
     ).one()
-    report = Report(
-        kind="case",
-        case_id=case_id,
-        case_number=case.number,
-        merchant_id=case.merchant_id,
-        language=language,
-        audience=audience,
-        has_complainant_details=audience == "staff",
-        version=int(latest or 0) + 1,
-        requested_by=caller.actor,
-    )
+    report.version = int(latest or 0) + 1
     session.add(report)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key won
+        session.rollback()
+        caller = Caller(report.requested_by, "")
+        found = _replayed(session, caller, report.idempotency_key, _what(report))
+        if found is None:
+            raise
+        return found
+    payload: dict[str, Any] = {
+        "kind": report.kind,
+        "language": report.language,
+        "audience": report.audience,
+        "version": report.version,
+        "case_number": report.case_number,
+        "merchant_id": report.merchant_id,
+        "has_complainant_details": report.has_complainant_details,
+        "requested_at": report.requested_at,
+    }
+    if report.idempotency_key is not None:
+        payload["idempotency_key"] = report.idempotency_key
     entry = ledger.append(
         session,
         ledger.Event(
             "report.requested",
-            {"kind": "case", "language": language, "audience": audience, "version": report.version},
-            actor=caller.actor,
-            subject={"report": report.id, "case": case_id},
+            payload,
+            actor=report.requested_by,
+            subject={"report": report.id, **subject},
         ),
     )
     report.request_index = entry.index
     session.commit()
+    if queue is not None:
+        queue(int(report.id or 0))
     return report
 
 
@@ -189,7 +329,7 @@ def render_report(
                 "audience": report.audience,
             },
             actor=report.requested_by,
-            subject={"report": report.id, "case": report.case_id},
+            subject={"report": report.id, **_subject(report)},
         ),
     )
     report.ledger_index = entry.index
@@ -199,18 +339,30 @@ def render_report(
     return report
 
 
+def _subject(report: Report) -> dict[str, int]:
+    if report.kind == "cluster":
+        return {"cluster": report.cluster_id or 0}
+    return {"case": report.case_id or 0}
+
+
 def _render_case(
     session: Session, report: Report, key: LedgerKey, tz: str, profile: str | None, now: datetime
 ) -> bytes:
-    assert report.case_id is not None
     sign_checkpoint(session=session, key=key)  # every cited entry is covered by a checkpoint
 
     def progress(percent: int) -> None:
         _set_progress(session, report, percent)
 
-    data, citations = facts.gather_case(
+    if report.kind == "cluster":
+        assert report.cluster_id is not None
+        gather: Callable[..., Any] = facts.gather_cluster
+        target = {"cluster_id": report.cluster_id}
+    else:
+        assert report.case_id is not None
+        gather, target = facts.gather_case, {"case_id": report.case_id}
+    data, citations = gather(
         session=session,
-        case_id=report.case_id,
+        **target,
         language=report.language,
         version=report.version,
         audience=report.audience,
@@ -342,9 +494,14 @@ def weekly_summary(
                 "kind": "weekly",
                 "sha256": digest,
                 "size": len(data),
+                "pages": report.pages,
+                "version": report.version,
                 "language": language,
+                "audience": report.audience,
+                "has_complainant_details": False,
                 "period_start": since,
                 "period_end": until,
+                "requested_at": report.requested_at,
             },
             subject={"report": report.id},
         ),
@@ -418,7 +575,9 @@ def review(
             f"cannot {action.replace('_', ' ')} a report that is "
             f"{report.review_status.replace('_', ' ')}"
         )
-    row = ReportReview(report_id=report_id, action=action, body=body, actor=caller.actor)
+    row = ReportReview(
+        report_id=report_id, action=action, body=body, actor=caller.actor, at=utcnow()
+    )
     session.add(row)
     session.flush()
     entry = ledger.append(
@@ -431,6 +590,7 @@ def review(
                 "to": to or report.review_status,
                 "body": body,
                 "sha256": report.sha256,
+                "at": row.at,
             },
             actor=caller.actor,
             subject={"report": report.id, "review": row.id},

@@ -77,6 +77,10 @@ class CasePath(BaseModel):
     case_id: int = Field(ge=1)
 
 
+class ClusterPath(BaseModel):
+    cluster_id: int = Field(ge=1)
+
+
 class ReportPath(BaseModel):
     report_id: int = Field(ge=1)
 
@@ -119,6 +123,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "id": report.id,
         "kind": report.kind,
         "case_id": report.case_id,
+        "cluster_id": report.cluster_id,
         "case_number": report.case_number,
         "merchant_id": report.merchant_id,
         "language": report.language,
@@ -165,19 +170,56 @@ def _filters(query: ReportQuery) -> service.ReportFilters:
     )
 
 
-def _request(case_id: int, language: str, audience: str) -> Report:
-    from app import enqueue
-    from reports import tasks
+def _idempotency_key() -> str | None:
+    return request.headers.get("Idempotency-Key")
 
+
+def _request(
+    case_id: int, language: str, audience: str, idempotency_key: str | None = None
+) -> Report:
     report = service.request_case_report(
         session=get_session(),
         case_id=case_id,
         language=language,
         audience=audience,
         caller=caller(),
+        idempotency_key=idempotency_key,
+        queue=_render,
     )
-    enqueue(tasks.render_report, report.id)
     return report
+
+
+def _request_cluster(
+    cluster_id: int, language: str, audience: str, idempotency_key: str | None = None
+) -> Report:
+    report = service.request_cluster_report(
+        session=get_session(),
+        cluster_id=cluster_id,
+        language=language,
+        audience=audience,
+        caller=caller(),
+        idempotency_key=idempotency_key,
+        queue=_render,
+    )
+    return report
+
+
+def _render(report_id: int) -> None:
+    from app import enqueue
+    from reports import tasks
+
+    enqueue(tasks.render_report, report_id)
+
+
+def _accepted(report: Report) -> Response:
+    get_session().refresh(report)
+    resp = current_app.response_class(
+        response=current_app.json.dumps(report_json(report)),
+        status=202,
+        mimetype="application/json",
+    )
+    resp.headers["Location"] = url_for("reports_api.get_report", report_id=report.id)
+    return resp
 
 
 # ------------------------------------------------------------------------------------ API
@@ -190,15 +232,21 @@ def _request(case_id: int, language: str, audience: str) -> Report:
 )
 @roles_required(*STAFF)
 def create_report(path: CasePath, body: ReportIn):  # type: ignore[no-untyped-def]
-    report = _request(path.case_id, body.language, body.audience)
-    get_session().refresh(report)
-    resp = current_app.response_class(
-        response=current_app.json.dumps(report_json(report)),
-        status=202,
-        mimetype="application/json",
+    """A replayed Idempotency-Key (same requester, same request) returns the same version."""
+    return _accepted(_request(path.case_id, body.language, body.audience, _idempotency_key()))
+
+
+@api.post(
+    "/clusters/<int:cluster_id>/reports",
+    responses={202: None},
+    summary="Generate a new version of a complaint cluster's report (asynchronous)",
+)
+@roles_required(*STAFF)
+def create_cluster_report(path: ClusterPath, body: ReportIn):  # type: ignore[no-untyped-def]
+    """The cluster's cases together; a replayed Idempotency-Key returns the same version."""
+    return _accepted(
+        _request_cluster(path.cluster_id, body.language, body.audience, _idempotency_key())
     )
-    resp.headers["Location"] = url_for("reports_api.get_report", report_id=report.id)
-    return resp
 
 
 @api.get("/reports", summary="Reports, newest first (merchants: their merchant editions)")
@@ -308,11 +356,27 @@ def list_page():  # type: ignore[no-untyped-def]
         status=args.get("status") or None,
         review_status=args.get("review_status") or None,
         merchant_id=int(args["merchant_id"]) if args.get("merchant_id", "").isdigit() else None,
+        case_id=int(args["case_id"]) if args.get("case_id", "").isdigit() else None,
         requested_from=args.get("requested_from") or None,
         requested_to=args.get("requested_to") or None,
     )
     rows = service.list_reports(session=get_session(), filters=_filters(query), caller=caller())
-    return render_template("reports/list.html", reports=rows, query=query, zone=_zone())
+    return render_template(
+        "reports/list.html",
+        reports=rows,
+        query=query,
+        zone=_zone(),
+        clusters=_open_clusters() if current_user().role in STAFF else [],  # type: ignore[union-attr]
+    )
+
+
+def _open_clusters() -> list[tuple[Any, int]]:
+    """Open complaint clusters with their number of cases, for the cluster report form."""
+    try:
+        from complaints import clusters
+    except ImportError:  # clusters arrive with complaints part 2
+        return []
+    return clusters.list_clusters(session=get_session(), limit=50)
 
 
 @bp.post("/cases/<int:case_id>")
@@ -322,6 +386,25 @@ def create_page(case_id: int):  # type: ignore[no-untyped-def]
         case_id, request.form.get("language", "zh-CN"), request.form.get("audience", "staff")
     )
     return redirect(url_for("reports.detail_page", report_id=report.id))
+
+
+@bp.post("/clusters/<int:cluster_id>")
+@roles_required(*STAFF)
+def create_cluster_page(cluster_id: int):  # type: ignore[no-untyped-def]
+    report = _request_cluster(
+        cluster_id, request.form.get("language", "zh-CN"), request.form.get("audience", "staff")
+    )
+    return redirect(url_for("reports.detail_page", report_id=report.id))
+
+
+@bp.post("/clusters")
+@roles_required(*STAFF)
+def create_cluster_form():  # type: ignore[no-untyped-def]
+    """The list page's form: the cluster is chosen in the form, not the URL."""
+    raw = request.form.get("cluster_id", "")
+    if not raw.isdigit():
+        raise service.ReportError("choose a cluster", field="cluster_id")
+    return create_cluster_page(int(raw))
 
 
 @bp.get("/<int:report_id>")
@@ -456,6 +539,7 @@ def _labels() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     register_error(service.ReportNotFound, 404, "not_found")
+    register_error(service.ClusterNotFound, 404, "not_found")
     register_error(service.ReportError, 422, "invalid")
     register_error(service.ReviewConflict, 409, "conflict")
     register_error(service.NotReady, 409, "not_ready")

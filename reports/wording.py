@@ -117,6 +117,21 @@ EN: dict[str, str] = {
     "by_merchant": "Complaints by merchant",
     "sla_compliance": "SLA targets met",
     "cold_chain": "Deliveries judged / outside the safe range",
+    "cluster_title": "Food-safety investigation report: complaint cluster",
+    "edition_staff_cluster": "Administrators (no complainant details in a cluster report)",
+    "cases": "Cases",
+    "cluster_summary_text": (
+        "Complaint cluster {number} groups {n_cases} case(s) ({cases}); the first was opened on "
+        "{opened}. Highest severity {severity}; status: {status}. Together they concern "
+        "{n_orders} order(s) from {n_merchants} merchant(s); {n_ill} of {n_party} people fell "
+        "ill. The trace reaches {n_batches} dish batch(es), {n_lots} ingredient lot(s) and "
+        "{n_suppliers} supplier(s). Cold chain: {n_deliveries} delivery(ies) judged, {n_failed} "
+        "outside the safe range. SLA: {sla_met} of {sla_total} targets met, {sla_breached} "
+        "breached."
+    ),
+    "affected_from": (
+        "Orders that received {source} (forward trace from the top-ranked source): {n} in all."
+    ),
 }
 
 ZH: dict[str, str] = {
@@ -225,6 +240,18 @@ ZH: dict[str, str] = {
     "by_merchant": "按商户统计投诉",
     "sla_compliance": "服务时限达成",
     "cold_chain": "已判定配送 / 超出安全范围",
+    "cluster_title": "食品安全调查报告（投诉聚集）",
+    "edition_staff_cluster": "管理员版（聚集报告不含投诉人信息）",
+    "cases": "案件",
+    "cluster_summary_text": (
+        "投诉聚集 {number} 包含 {n_cases} 起案件（{cases}），首起于 {opened} 立案；"
+        "最高严重程度 {severity}；当前状态：{status}。"
+        "共涉及 {n_merchants} 家商户的 {n_orders} 个订单；{n_party} 人中 {n_ill} 人发病。"
+        "追溯涉及 {n_batches} 个菜品批次、{n_lots} 个原料批次和 {n_suppliers} 家供应商。"
+        "冷链：共判定 {n_deliveries} 次配送，其中 {n_failed} 次超出安全温度范围。"
+        "服务时限：{sla_total} 项目标中已达成 {sla_met} 项，超时 {sla_breached} 项。"
+    ),
+    "affected_from": "收到{source}的订单（自排名第一的可疑来源正向追溯）：共 {n} 单。",
 }
 
 VALUES_ZH: dict[str, str] = {
@@ -265,6 +292,11 @@ VALUES_ZH: dict[str, str] = {
     "refund": "退款",
     "voucher": "代金券",
     "statutory": "法定赔偿",
+    "hold": "暂扣",
+    "notice": "暴露通知",
+    "lot": "原料批次",
+    "batch": "菜品批次",
+    "supplier": "供应商",
 }
 
 

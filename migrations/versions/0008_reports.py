@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("cluster_id", sa.Integer(), nullable=True),
         sa.Column("case_number", sa.String(24), nullable=False),
         sa.Column("merchant_id", sa.Integer(), nullable=True),
         sa.Column("language", sa.String(8), nullable=False),
@@ -42,12 +43,15 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("request_index", sa.BigInteger(), nullable=True),
         sa.Column("ledger_index", sa.BigInteger(), nullable=True),
+        sa.Column("idempotency_key", sa.String(200), nullable=True),
         sa.UniqueConstraint(
             "kind", "case_id", "language", "audience", "version", name="uq_report_v"
         ),
+        sa.UniqueConstraint("requested_by", "idempotency_key", name="uq_report_idempotency"),
     )
     op.create_index("ix_reports_kind", "reports", ["kind"])
     op.create_index("ix_reports_case_id", "reports", ["case_id"])
+    op.create_index("ix_reports_cluster_id", "reports", ["cluster_id"])
     op.create_index("ix_reports_merchant_id", "reports", ["merchant_id"])
     op.create_index("ix_reports_status", "reports", ["status"])
     op.create_index("ix_reports_review_status", "reports", ["review_status"])
@@ -74,6 +78,14 @@ def downgrade() -> None:
     op.drop_index("ix_report_reviews_report_id", table_name="report_reviews")
     op.drop_table("report_reviews")
     op.drop_table("report_files")
-    for name in ("requested_at", "review_status", "status", "merchant_id", "case_id", "kind"):
+    for name in (
+        "requested_at",
+        "review_status",
+        "status",
+        "merchant_id",
+        "cluster_id",
+        "case_id",
+        "kind",
+    ):
         op.drop_index(f"ix_reports_{name}", table_name="reports")
     op.drop_table("reports")

@@ -259,3 +259,20 @@ def test_templates_have_no_inline_script_or_style(template):
     assert "<style" not in text and " style=" not in text
     assert not re.search(r"<script(?![^>]*\bsrc=)", text)
     assert not re.search(r"\son[a-z]+=", text)  # no inline event handlers either
+
+
+def test_the_case_page_generates_a_report_listed_under_the_case(app, desk):
+    client, token = desk
+    location = open_from_form(app, desk)
+    case_id = int(location.rsplit("/", 1)[1])
+    page = client.get(f"/complaints/cases/{case_id}").get_data(as_text=True)
+    assert 'data-testid="generate-report"' in page
+    assert f'action="/reports/cases/{case_id}"' in page
+    made = client.post(
+        f"/reports/cases/{case_id}",
+        data={"language": "en", "audience": "staff", "csrf_token": token},
+    )
+    assert made.status_code in (302, 303)
+    assert "/reports/" in made.headers["Location"]
+    listed = client.get(f"/reports/?case_id={case_id}").get_data(as_text=True)
+    assert made.headers["Location"].rsplit("/", 1)[1] in listed
