@@ -2,7 +2,8 @@
 
 Everything is written through the domain services, or through their bulk paths that append
 the same ledger entries (orders.placement.write_batch for orders, allocations and payments;
-sensors.ingest.ingest_many for readings), so every row has its entry and `ledger verify`
+orders.bulk.carry_many for the kitchen and the delivery; sensors.ingest.ingest_many for
+readings), so every row has its entry and `ledger verify`
 passes. Deterministic for a given seed: one random.Random per day, derived from the seed, and
 a fixed semester start (not the clock).
 
@@ -37,7 +38,7 @@ from sqlmodel import Session
 
 from accounts import service as accounts
 from complaints import service as complaints
-from orders import delivery, fulfilment, menu
+from orders import bulk, menu
 from orders.access import Actor
 from orders.checkout import Address, LineRequest, OrderRequest, delivery_food_class
 from orders.placement import PaymentOutcome, Placed, write_batch
@@ -548,39 +549,34 @@ def _order(
 def _deliver(
     session: Session, campus: _Campus, placed: list[_Order], counts: Counts, incidents: Incidents
 ) -> None:
-    """Every order: accepted, ready, assigned, picked up in a box, dropped off (the services)."""
+    """Every order: accepted, ready, assigned, picked up in a box, dropped off, through the
+    bulk path (orders.bulk.carry_many: the same rows and entries as the one-at-a-time
+    services, one transaction per thousand orders)."""
     kitchen = Actor(user_id=0, role="admin")
     turn = {"hot": 0, "cold": 0}
     warm_courier = incidents.excursion_courier
+    carries, warm = [], []
     for o in placed:
         fleet = "cold" if o.food_class in ("cold", "frozen") else "hot"
         courier, box = campus.couriers[fleet][turn[fleet] % len(campus.couriers[fleet])]
         turn[fleet] += 1
-        rider = Actor(courier, "courier")
-        fulfilment.accept(
-            session=session, actor=kitchen, order_id=o.order_id, now=o.at + timedelta(minutes=2)
-        )
-        fulfilment.mark_ready(
-            session=session, actor=kitchen, order_id=o.order_id, now=o.at + timedelta(minutes=12)
-        )
-        d = delivery.assign(
-            session=session, actor=rider, order_id=o.order_id, courier_id=courier,
-            now=o.at + timedelta(minutes=13),
-        )  # fmt: skip
-        seal = f"FS{o.order_id:08d}"
         pickup = o.at + timedelta(minutes=15)
-        delivery.pickup(
-            session=session, actor=rider, delivery_id=d.id or 0, box_id=box, seal_number=seal,
-            now=pickup,
+        carries.append(
+            bulk.Carry(
+                order_id=o.order_id, courier_id=courier, box_id=box,
+                seal_number=f"FS{o.order_id:08d}",
+                accepted_at=o.at + timedelta(minutes=2), ready_at=o.at + timedelta(minutes=12),
+                assigned_at=o.at + timedelta(minutes=13), picked_up_at=pickup,
+                dropped_off_at=o.at + timedelta(minutes=35),
+            )
         )  # fmt: skip
-        delivery.dropoff(
-            session=session, actor=rider, delivery_id=d.id or 0, seal_number=seal,
-            now=o.at + timedelta(minutes=35),
-        )  # fmt: skip
-        counts.deliveries += 1
         minute = pickup.hour * 60 + pickup.minute
-        if courier == warm_courier and EXCURSION[0] <= minute and minute + 20 <= EXCURSION[1]:
-            incidents.excursion_deliveries.append(d.id or 0)
+        warm.append(
+            courier == warm_courier and EXCURSION[0] <= minute and minute + 20 <= EXCURSION[1]
+        )
+    delivered = bulk.carry_many(session=session, kitchen=kitchen, carries=carries)
+    counts.deliveries += len(delivered)
+    incidents.excursion_deliveries += [d for d, w in zip(delivered, warm, strict=True) if w]
 
 
 def _readings(

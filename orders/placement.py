@@ -373,7 +373,13 @@ def _lock_stock(
         )
         .join(DishBatch, DishBatch.id == MenuBatch.batch_id)  # type: ignore[arg-type]
         .where(
-            MenuBatch.menu_item_id.in_(item_ids) | MenuBatch.id.in_(sorted(releases))  # type: ignore[attr-defined,union-attr]
+            # only batches that can still serve (a semester leaves thousands closed or sold out)
+            (
+                MenuBatch.menu_item_id.in_(item_ids)  # type: ignore[attr-defined]
+                & MenuBatch.closed_at.is_(None)  # type: ignore[union-attr]
+                & (MenuBatch.allocated < MenuBatch.portions)  # type: ignore[operator]
+            )
+            | MenuBatch.id.in_(sorted(releases))  # type: ignore[union-attr]
         )
         .order_by(MenuBatch.opened_at, MenuBatch.id)
     )

@@ -202,6 +202,112 @@ def end_watch(
     return watch
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A delivery's time in a box, pickup to drop-off (None: still on the road), for the bulk
+    path: `span_events` and `record_spans` write what `watch_delivery` and `end_watch` write."""
+
+    delivery_id: int
+    box_id: str
+    food_class: str
+    merchant_id: int | None
+    pickup_at: datetime
+    dropoff_at: datetime | None
+    actor: str = "system"
+
+
+def span_events(
+    *, session: Session, spans: Sequence[Span]
+) -> list[tuple[ledger.Event, ledger.Event | None]]:
+    """Check spans of deliveries not watched yet and return each one's entries: the
+    `sensor.watch_started` of `watch_delivery` and the `sensor.watch_ended` of `end_watch` (None
+    while on the road), with the same payloads, subjects and actors. The caller appends them
+    (in its own order, with its other entries, in one `ledger.append_many`) and then calls
+    `record_spans` with the indexes, in the same transaction. Raises WatchError (or
+    WatchConflict for a delivery already watched) before anything is written."""
+    out: list[tuple[ledger.Event, ledger.Event | None]] = []
+    for span in spans:
+        check_id(span.box_id, "box_id")
+        if span.food_class not in FOOD_CLASSES:
+            message = f"food_class must be one of {', '.join(FOOD_CLASSES)}"
+            raise WatchError(message, field="food_class")
+        if span.pickup_at.tzinfo is None:
+            raise WatchError("pickup_at must be timezone-aware", field="pickup_at")
+        ended = None
+        if span.dropoff_at is not None:
+            if span.dropoff_at.tzinfo is None:
+                raise WatchError("dropoff_at must be timezone-aware", field="dropoff_at")
+            if span.dropoff_at < span.pickup_at:
+                raise WatchError("drop-off is before pickup", field="dropoff_at")
+            ended = ledger.Event(
+                "sensor.watch_ended",
+                {"dropoff_at": span.dropoff_at},
+                actor=span.actor,
+                subject={"delivery": span.delivery_id},
+            )
+        started = ledger.Event(
+            "sensor.watch_started",
+            {
+                "box_id": span.box_id,
+                "merchant_id": span.merchant_id,
+                "food_class": span.food_class,
+                "pickup_at": span.pickup_at,
+                "dropoff_at": None,
+            },
+            actor=span.actor,
+            subject={"delivery": span.delivery_id},
+        )
+        out.append((started, ended))
+    ids = [span.delivery_id for span in spans]
+    if len(set(ids)) != len(ids):
+        raise WatchConflict("a delivery appears twice", field="delivery_id")
+    if ids:
+        taken = session.exec(select(Watch.delivery_id).where(col(Watch.delivery_id).in_(ids)))
+        first = taken.first()
+        if first is not None:
+            raise WatchConflict(f"delivery {first} is already watched", field="delivery_id")
+    return out
+
+
+def record_spans(*, session: Session, spans: Sequence[Span], indexes: Sequence[int]) -> None:
+    """Insert the watch rows of spans checked by `span_events`; `indexes[i]` is the ledger
+    index of span i's last entry (its watch_ended, or its watch_started while on the road).
+    One executemany; the caller commits."""
+    if len(indexes) != len(spans):
+        raise ValueError("one ledger index per span")
+    if not spans:
+        return
+    table = Watch.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "delivery_id": s.delivery_id,
+            "box_id": s.box_id,
+            "merchant_id": s.merchant_id,
+            "food_class": s.food_class,
+            "pickup_at": s.pickup_at,
+            "dropoff_at": s.dropoff_at,
+            "ledger_index": index,
+        }
+        for s, index in zip(spans, indexes, strict=True)
+    ]
+    session.connection().execute(table.insert(), rows)
+
+
+def watch_many(*, session: Session, spans: Sequence[Span]) -> list[int]:
+    """Watch (and, where a drop-off is given, end) many deliveries in one write: the same rows
+    and entries as `watch_delivery` (+ `end_watch`) per span, in span order. Returns each
+    span's last ledger index. Does not commit: the caller's transaction owns it."""
+    pairs = span_events(session=session, spans=spans)
+    events = [e for pair in pairs for e in pair if e is not None]
+    entries = ledger.append_many(session, events)
+    indexes, at = [], -1
+    for _started, ended in pairs:
+        at += 2 if ended is not None else 1
+        indexes.append(entries[at].index)
+    record_spans(session=session, spans=spans, indexes=indexes)
+    return indexes
+
+
 def open_watches_for(*, session: Session, device: int) -> list[Watch]:
     """Deliveries still on the road in a box this device sits in now."""
     box = session.exec(select(Device.box_id).where(Device.id == device)).first()
