@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 import ledger
-from complaints.models import Case, CaseEvent, CaseOrder, Message
+from complaints.models import CASE_FIELDS, Case, CaseEvent, CaseOrder, Message
 
 # The complainant's identity, free text that may name people, and health data (PIPL art. 28).
 PERSONAL_CASE_FIELDS = frozenset(
@@ -33,42 +33,6 @@ PERSONAL_CASE_FIELDS = frozenset(
         "root_cause",
         "corrective_action",
     }
-)
-CASE_FIELDS = (
-    "number",
-    "channel",
-    "category",
-    "description",
-    "symptoms",
-    "onset_at",
-    "n_party",
-    "n_ill",
-    "n_exposed",
-    "ill_persons",
-    "medical_care",
-    "stool_sample",
-    "leftovers_kept",
-    "other_ill_contacts",
-    "food_history",
-    "remedy_sought",
-    "consent_share_with_merchant",
-    "consent_contact_by_phone",
-    "consent_health_data",
-    "complainant_user_id",
-    "complainant_name",
-    "complainant_phone",
-    "complainant_email",
-    "merchant_id",
-    "status",
-    "severity",
-    "severity_reasons",
-    "assignee_id",
-    "resolution",
-    "root_cause",
-    "corrective_action",
-    "opened_at",
-    "opened_by",
-    "closed_at",
 )
 MESSAGE_PERSONAL = frozenset({"recipient_email", "recipient_phone", "body"})
 
