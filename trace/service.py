@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 import ledger
+from trace import replays
 from trace.access import Viewer
 from trace.allocations import record_allocation, record_allocations
 from trace.checks import check_productions, check_receipts
@@ -66,13 +67,40 @@ def receive_lot(
     tz: str = DEFAULT_TZ,
 ) -> IngredientLot:
     """Record a receiving event: a lot a merchant received from its immediate previous source."""
+    lot, _replayed = record_lot(
+        session=session, viewer=viewer, receipt=receipt, merchant_id=merchant_id, now=now, tz=tz
+    )
+    return lot
+
+
+def record_lot(
+    *,
+    session: Session,
+    viewer: Viewer,
+    receipt: LotReceipt,
+    merchant_id: int | None = None,
+    now: datetime | None = None,
+    tz: str = DEFAULT_TZ,
+) -> tuple[IngredientLot, bool]:
+    """`receive_lot`, telling whether the request was a retry (trace.replays): the same lot
+    code with the same facts gives the recorded lot and True, writing nothing."""
     merchant = merchant_row(session, viewer.merchant_to_write(merchant_id))
+    assert merchant.id is not None
+    earlier = replays.recorded_lot(session, merchant.id, receipt.tlc) if receipt.tlc else None
+    if earlier is not None:
+        assert earlier.id is not None
+        cleaned, problems = check_receipts(
+            session, merchant, [receipt], now=now_utc(now), tz=tz, exclude=("lot", earlier.id)
+        )
+        if not problems and replays.same_lot(earlier, cleaned[0]):
+            lot_id = earlier.id
+            session.rollback()  # end the read
+            return get_lot(session=session, viewer=viewer, lot_id=lot_id), True
     cleaned, problems = check_receipts(session, merchant, [receipt], now=now_utc(now), tz=tz)
     first_problem(problems)
-    assert merchant.id is not None
     [lot_id] = insert_lots(session, merchant.id, cleaned, actor=viewer.actor)
     session.commit()
-    return get_lot(session=session, viewer=viewer, lot_id=lot_id)
+    return get_lot(session=session, viewer=viewer, lot_id=lot_id), False
 
 
 def produce_batch(
@@ -85,15 +113,56 @@ def produce_batch(
     tz: str = DEFAULT_TZ,
 ) -> DishBatch:
     """Record a transformation: input lots/batches used and the new batch made from them."""
+    batch, _replayed = record_batch(
+        session=session,
+        viewer=viewer,
+        production=production,
+        merchant_id=merchant_id,
+        now=now,
+        tz=tz,
+    )
+    return batch
+
+
+def record_batch(
+    *,
+    session: Session,
+    viewer: Viewer,
+    production: BatchProduction,
+    merchant_id: int | None = None,
+    now: datetime | None = None,
+    tz: str = DEFAULT_TZ,
+) -> tuple[DishBatch, bool]:
+    """`produce_batch`, telling whether the request was a retry (trace.replays): the same batch
+    code with the same facts and inputs gives the recorded batch and True, writing nothing."""
     merchant = merchant_row(session, viewer.merchant_to_write(merchant_id))
+    assert merchant.id is not None
+    earlier = (
+        replays.recorded_batch(session, merchant.id, production.batch_code)
+        if production.batch_code
+        else None
+    )
+    if earlier is not None:
+        assert earlier.id is not None
+        cleaned, resolved, problems = check_productions(
+            session,
+            merchant,
+            [production],
+            now=now_utc(now),
+            tz=tz,
+            exclude=("batch", earlier.id),
+        )
+        if not problems and replays.same_batch(session, earlier, cleaned[0], resolved[0]):
+            batch_id = earlier.id
+            session.rollback()  # end the read
+            return get_batch(session=session, viewer=viewer, batch_id=batch_id), True
     cleaned, resolved, problems = check_productions(
         session, merchant, [production], now=now_utc(now), tz=tz
     )
     first_problem(problems)
-    assert merchant.id is not None
     [batch_id] = insert_batches(session, merchant.id, cleaned, resolved, actor=viewer.actor)
     session.commit()
-    return get_batch(session=session, viewer=viewer, batch_id=batch_id)
+    return get_batch(session=session, viewer=viewer, batch_id=batch_id), False
 
 
 def transfer_lot(

@@ -472,3 +472,41 @@ def test_every_shared_epcis_file_is_captured_once_set_up(client, callers, campus
             headers={**merchant.headers, "Content-Type": "application/ld+json"},
         )
         assert repeat.status_code == 200 and repeat.get_json()["captured"] == body["captured"]
+
+
+def test_a_retried_lot_post_answers_200_with_the_same_lot_and_other_facts_409(
+    client, campus, callers
+):
+    m = callers["merchant"]
+    body = lot_body(campus, "LET-RETRY")
+    first = post(client, m, "/lots", body)
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    again = post(client, m, "/lots", body)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.get_json()["ledger_index"] == first.get_json()["ledger_index"]
+    other = post(client, m, "/lots", body | {"quantity": 13})
+    assert other.status_code == 409
+    assert "LET-RETRY" in other.get_json()["error"]["message"]
+    listed = get(client, m, "/lots").get_json()["lots"]
+    assert [lot["tlc"] for lot in listed].count("LET-RETRY") == 1
+
+
+def test_a_retried_batch_post_answers_200_with_the_same_batch(client, campus, callers):
+    m = callers["merchant"]
+    lot = post(client, m, "/lots", lot_body(campus, "LET-R2")).get_json()
+    body = {
+        "batch_code": "DISH-R2",
+        "product": "Salad",
+        "quantity": 30,
+        "unit": "份",
+        "completed_at": now_iso(-2),
+        "inputs": [{"kind": "lot", "id": lot["id"], "quantity": 3, "unit": "kg"}],
+    }
+    first = post(client, m, "/batches", body)
+    assert first.status_code == 201
+    again = post(client, m, "/batches", body)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    changed = body | {"inputs": [{"kind": "lot", "id": lot["id"], "quantity": 4, "unit": "kg"}]}
+    assert post(client, m, "/batches", changed).status_code == 409

@@ -112,7 +112,7 @@ def test_a_bad_receipt_is_refused_naming_the_field(session, campus, overrides, e
 def test_a_lot_code_is_recorded_once_per_merchant_and_never_reuses_a_batch_code(session, campus):
     lot = receive(session, campus, "LET-1")
     with pytest.raises(DuplicateCode):
-        receive(session, campus, "LET-1")
+        receive(session, campus, "LET-1", quantity=99.0)  # the same code, other facts
     receive(session, campus, "LET-1", merchant=campus.south)  # another merchant's own code
     produce(session, campus, "DISH-1", [lot_input(lot.id)])
     with pytest.raises(DuplicateCode):
@@ -322,3 +322,49 @@ def test_many_receipts_share_one_anchoring_entry_per_chunk(session, campus):
     ]
     assert sizes == [1000, 203]
     assert ledger.verify(session, projections=PROJECTIONS).ok
+
+
+def _ledger_size(session):
+    return ledger.tree_size(session)
+
+
+def test_a_retried_receipt_with_the_same_facts_gives_the_recorded_lot_and_writes_nothing(
+    session, campus
+):
+    viewer = merchant_viewer(campus.north)
+    first, replayed = service.record_lot(
+        session=session, viewer=viewer, receipt=receipt(campus, "LET-1", unit="千克"), now=NOW
+    )
+    assert replayed is False
+    size = _ledger_size(session)
+    again, replayed = service.record_lot(
+        session=session, viewer=viewer, receipt=receipt(campus, "LET-1", unit="kg"), now=NOW
+    )
+    assert replayed is True and again.id == first.id  # "千克" and "kg" normalise alike
+    assert _ledger_size(session) == size
+    assert len(service.list_lots(session=session, viewer=ADMIN)) == 1
+    with pytest.raises(DuplicateCode):
+        service.record_lot(
+            session=session,
+            viewer=viewer,
+            receipt=receipt(campus, "LET-1", storage="frozen"),
+            now=NOW,
+        )
+    assert _ledger_size(session) == size
+
+
+def test_a_retried_production_replays_only_with_the_same_inputs(session, campus):
+    viewer = merchant_viewer(campus.north)
+    lot = receive(session, campus, "LET-1")
+    other = receive(session, campus, "LET-2")
+    made = production(campus, "DISH-1", [lot_input(lot.id)])
+    first, replayed = service.record_batch(session=session, viewer=viewer, production=made, now=NOW)
+    assert replayed is False
+    size = _ledger_size(session)
+    again, replayed = service.record_batch(session=session, viewer=viewer, production=made, now=NOW)
+    assert (replayed, again.id) == (True, first.id)
+    assert _ledger_size(session) == size
+    swapped = production(campus, "DISH-1", [lot_input(other.id)])
+    with pytest.raises(DuplicateCode):
+        service.record_batch(session=session, viewer=viewer, production=swapped, now=NOW)
+    assert _ledger_size(session) == size

@@ -130,7 +130,20 @@ def api_lots(query: schemas.MerchantPage):  # type: ignore[no-untyped-def]
     return {"lots": [schemas.lot_out(r) for r in rows]}
 
 
-@api.post("/trace/lots", responses={201: JSON}, summary="Record a receiving event (a lot)")
+def _created(body: dict[str, Any], replayed: bool) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """201 for a new record; 200 with `Idempotent-Replayed: true` for a retry (trace.replays)."""
+    if replayed:
+        return body, 200, {"Idempotent-Replayed": "true"}
+    return body, 201, {}
+
+
+@api.post(
+    "/trace/lots",
+    responses={201: JSON, 200: JSON},
+    summary="Record a receiving event (a lot)",
+    description="Retrying with the same lot code and the same facts answers 200 with the lot "
+    "already recorded (header `Idempotent-Replayed: true`); the same code with other facts is 409.",
+)
 @roles_required(*WRITERS)
 def api_receive_lot(body: schemas.LotIn):  # type: ignore[no-untyped-def]
     session, who = get_session(), viewer()
@@ -138,14 +151,14 @@ def api_receive_lot(body: schemas.LotIn):  # type: ignore[no-untyped-def]
     product = masterdata.resolve_product(
         session, who.actor, product_id=body.product_id, name=body.product, category="ingredient"
     )
-    lot = service.receive_lot(
+    lot, replayed = service.record_lot(
         session=session,
         viewer=who,
         receipt=LotReceipt(product_id=product, **data),
         merchant_id=body.merchant_id,
         tz=tz(),
     )
-    return schemas.lot_out(lot), 201
+    return _created(schemas.lot_out(lot), replayed)
 
 
 @api.get("/trace/lots/<int:id>", responses={200: JSON}, summary="One lot")
@@ -161,7 +174,13 @@ def api_batches(query: schemas.MerchantPage):  # type: ignore[no-untyped-def]
     return {"batches": [schemas.batch_out(r) for r in rows]}
 
 
-@api.post("/trace/batches", responses={201: JSON}, summary="Record a transformation (a batch)")
+@api.post(
+    "/trace/batches",
+    responses={201: JSON, 200: JSON},
+    summary="Record a transformation (a batch)",
+    description="Retrying with the same batch code, facts and inputs answers 200 with the batch "
+    "already recorded (header `Idempotent-Replayed: true`); the same code otherwise is 409.",
+)
 @roles_required(*WRITERS)
 def api_produce_batch(body: schemas.BatchIn):  # type: ignore[no-untyped-def]
     session, who = get_session(), viewer()
@@ -170,7 +189,7 @@ def api_produce_batch(body: schemas.BatchIn):  # type: ignore[no-untyped-def]
         session, who.actor, product_id=body.product_id, name=body.product, category="dish"
     )
     inputs = tuple(InputUse(**i.model_dump()) for i in body.inputs)
-    batch = service.produce_batch(
+    batch, replayed = service.record_batch(
         session=session,
         viewer=who,
         production=BatchProduction(product_id=product, inputs=inputs, **data),
@@ -178,7 +197,7 @@ def api_produce_batch(body: schemas.BatchIn):  # type: ignore[no-untyped-def]
         tz=tz(),
     )
     used = service.batch_inputs(session=session, batch_id=batch.id)  # type: ignore[arg-type]
-    return schemas.batch_out(batch, used), 201
+    return _created(schemas.batch_out(batch, used), replayed)
 
 
 @api.get("/trace/batches/<int:id>", responses={200: JSON}, summary="One batch with its inputs")
