@@ -159,10 +159,16 @@ def batch_descendants(connection: Connection, batch_id: int) -> list[tuple[int, 
 # through the SQL expression layer cost more than running them (ids are ints we produced).
 
 
-def _query(conn: Connection, sql: str, ids: Sequence[str]) -> Iterator[Any]:
-    """Rows of `sql` ("... IN ({ids})") for the ids, in chunks (each fetched at once)."""
+def query_ids(conn: Connection, sql: str, ids: Sequence[str]) -> Iterator[Any]:
+    """Rows of `sql` ("... IN ({ids})", driver-level SQL) for the integer ids, in chunks (each
+    fetched at once). The ids are written into the SQL as integers (`int()` refuses anything
+    else), which costs far less than an expanding bind parameter per id; timestamps come back
+    as the driver gives them (text on SQLite: see `as_utc`). For the other domains' loaders."""
     for part in _chunked(ids):
         yield from conn.exec_driver_sql(sql.format(ids=",".join(map(str, part)))).fetchall()
+
+
+_query = query_ids
 
 
 @lru_cache(maxsize=65_536)
