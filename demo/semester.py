@@ -279,15 +279,20 @@ def _campus(session: Session, students: int, seed: int, counts: Counts) -> _Camp
             )  # fmt: skip
             items[(merchant, key)] = item.id or 0
     student_ids = []
-    for n in range(students):
-        made = accounts.create_user(
-            session=session, email=f"s{seed}-{n:06d}@students.campus.example", role="student",
-            display_name=f"Student {n}", actor="system:semester", commit=False,
-        )  # fmt: skip
-        student_ids.append(made.user.id or 0)
-        if n % 1000 == 999:
-            session.commit()
-    session.commit()
+    for first in range(0, students, 1000):  # one ledger write and one commit per 1,000
+        made = accounts.create_users(
+            session=session,
+            specs=[
+                accounts.UserSpec(
+                    email=f"s{seed}-{n:06d}@students.campus.example",
+                    role="student",
+                    display_name=f"Student {n}",
+                )
+                for n in range(first, min(first + 1000, students))
+            ],
+            actor="system:semester",
+        )
+        student_ids += [m.user_id for m in made]
     couriers: dict[str, list[tuple[int, str]]] = {"hot": [], "cold": []}
     devices = []
     for n in range(n_couriers):

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
@@ -263,10 +263,12 @@ def _resolve_keys(
         return [], []
     pairs = {(p.request.user_id, p.request.idempotency_key) for p in pending}
     found: dict[tuple[int, str], tuple[int, str]] = {}
-    for part in _chunks(sorted(pairs), 500):
+    # One OR of (user, key) equalities per chunk: each term is a probe of uq_orders_user_key.
+    # SQLite plans the row-value form `(user_id, key) IN (...)` as a scan of every order.
+    for part in _chunks(sorted(pairs), 200):
         rows = session.execute(
             select(Order.user_id, Order.idempotency_key, Order.id, Order.request_digest).where(
-                tuple_(Order.user_id, Order.idempotency_key).in_(part)
+                or_(*(and_(Order.user_id == u, Order.idempotency_key == k) for u, k in part))
             )
         )
         found.update({(u, k): (i, d) for u, k, i, d in rows})

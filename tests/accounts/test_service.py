@@ -96,3 +96,60 @@ def test_unknown_account_and_wrong_password_look_the_same(session):
         )
         is None
     )
+
+
+def test_bulk_creation_writes_the_same_rows_and_entries_as_one_at_a_time(session):
+    import ledger
+    from accounts.models import USERS_PROJECTION
+
+    one = service.create_user(session=session, email="One@uni.edu", role="student")
+    many = service.create_users(
+        session=session,
+        specs=[
+            service.UserSpec(email=" Two@uni.edu ", role="student", display_name=" Two "),
+            service.UserSpec(email="m@uni.edu", role="merchant", merchant_id=7, locale="en"),
+        ],
+    )
+    assert [m.email for m in many] == ["two@uni.edu", "m@uni.edu"]
+    rows = {u.id: u for u in session.exec(select(User)).all()}
+    two, merchant = rows[many[0].user_id], rows[many[1].user_id]
+    assert (two.display_name, two.role, two.is_active) == ("Two", "student", True)
+    assert (merchant.merchant_id, merchant.locale) == (7, "en")
+    first = ledger.entry_at(session, rows[one.user.id].ledger_index).envelope()
+    bulk = ledger.entry_at(session, two.ledger_index).envelope()
+    assert bulk["type"] == first["type"] == "account.created"
+    assert set(bulk["payload"]) == set(first["payload"])
+    assert bulk["subject"] == {"user": two.id}
+    for made in many:
+        assert service.user_for_token(session=session, token=made.api_token).id == made.user_id
+    report = ledger.verify(session, projections=[USERS_PROJECTION])
+    assert report.ok, report.problem
+
+
+def test_bulk_creation_is_all_or_none_and_names_the_bad_field(session):
+    service.create_user(session=session, email="taken@uni.edu", role="desk")
+    before = ledger_size(session)
+    for specs, field in (
+        ([service.UserSpec("new@uni.edu", "student"), service.UserSpec("bad", "student")], "email"),
+        (
+            [service.UserSpec("new@uni.edu", "student"), service.UserSpec("taken@uni.edu", "desk")],
+            "email",
+        ),
+        (
+            [service.UserSpec("x@uni.edu", "student"), service.UserSpec("X@uni.edu", "student")],
+            "email",
+        ),
+        ([service.UserSpec("y@uni.edu", "chef")], "role"),
+    ):
+        with pytest.raises(service.AccountError) as caught:
+            service.create_users(session=session, specs=specs)
+        assert caught.value.field == field
+        session.rollback()
+    assert len(session.exec(select(User)).all()) == 1
+    assert ledger_size(session) == before
+
+
+def ledger_size(session):
+    import ledger
+
+    return ledger.tree_size(session)
