@@ -40,6 +40,18 @@ TOPIC_FILTER = f"{TOPIC_PREFIX}/+/readings"
 _TOPIC = re.compile(rf"{re.escape(TOPIC_PREFIX)}/([A-Za-z0-9][A-Za-z0-9._:-]{{0,63}})/readings")
 
 
+def subscription(share_group: str | None) -> str:
+    """The topic filter to subscribe to: every device's readings, or, with a share group, the
+    MQTT 5 shared subscription `$share/{group}/...` through which the broker hands each message
+    to one of the group's subscribers (several subscriber processes, on any machines, split the
+    stream instead of each storing every message)."""
+    if share_group is None:
+        return TOPIC_FILTER
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", share_group):
+        raise ValueError("a share group is 1-64 letters, digits, '.', '_' or '-'")
+    return f"$share/{share_group}/{TOPIC_FILTER}"
+
+
 def topic_for(device_id: str) -> str:
     """The topic a device publishes its readings to."""
     return f"{TOPIC_PREFIX}/{device_id}/readings"
@@ -182,12 +194,14 @@ class MqttRunner:
         flush_wait: float = 0.05,
         receive_maximum: int = 65_535,
         session_expiry: int = 24 * 3600,
+        share_group: str | None = None,
     ) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
         self.subscriber = subscriber
         self.address = address
+        self.topic_filter = subscription(share_group)
         self.flush_size = flush_size
         self.flush_wait = flush_wait
         self.receive_maximum = receive_maximum
@@ -215,8 +229,10 @@ class MqttRunner:
         if reason.is_failure:
             log.error("MQTT connection refused: %s", reason)
             return
-        client.subscribe(TOPIC_FILTER, qos=1)
-        log.info("subscribed to %s on %s:%d", TOPIC_FILTER, self.address.host, self.address.port)
+        client.subscribe(self.topic_filter, qos=1)
+        log.info(
+            "subscribed to %s on %s:%d", self.topic_filter, self.address.host, self.address.port
+        )
         self.connected.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:

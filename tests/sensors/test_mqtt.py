@@ -204,3 +204,60 @@ def test_end_to_end_through_mosquitto(subscriber, engine):
         publisher.disconnect()
         runner.stop.set()
         thread.join(timeout=10)
+
+
+def test_a_share_group_subscribes_through_an_mqtt5_shared_subscription():
+    from sensors.mqtt import TOPIC_FILTER, subscription
+
+    assert subscription(None) == TOPIC_FILTER
+    assert subscription("ingest") == "$share/ingest/foodtrace/sensors/+/readings"
+    for bad in ("", "a/b", "a+b", "x" * 65):
+        with pytest.raises(ValueError):
+            subscription(bad)
+
+
+@pytest.mark.mqtt
+def test_two_subscribers_of_one_share_group_split_the_stream_and_store_each_reading_once(
+    subscriber, engine
+):
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    sub, _ = subscriber
+    group = f"ft-test-{uuid.uuid4().hex[:8]}"
+    runners = [
+        MqttRunner(
+            sub,
+            BrokerAddress("127.0.0.1", 1883),
+            client_id=f"{group}-{n}",
+            flush_wait=0.02,
+            session_expiry=0,
+            share_group=group,
+        )
+        for n in range(2)
+    ]
+    threads = []
+    for runner in runners:
+        runner.start()
+        threads.append(threading.Thread(target=runner.run, daemon=True))
+        threads[-1].start()
+    publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    try:
+        assert all(r.connected.wait(10) for r in runners), "a subscriber did not connect"
+        time.sleep(0.3)  # the SUBACKs
+        publisher.connect("127.0.0.1", 1883)
+        publisher.loop_start()
+        for n in range(40):
+            publisher.publish(
+                topic_for("probe-m"), json.dumps(reading(30 - n * 0.5)).encode(), qos=1
+            ).wait_for_publish(5)
+        assert wait_for(lambda: sum(r.stored for r in runners) == 40), "not every message stored"
+        assert count(engine) == 40  # each reading once, not once per subscriber
+        assert all(r.stored > 0 for r in runners), "the broker did not share the stream"
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+        for runner, thread in zip(runners, threads, strict=True):
+            runner.stop.set()
+            thread.join(timeout=10)
