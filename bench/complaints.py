@@ -21,6 +21,11 @@ and opening a case with its automatic trace-back (part 2).
    rows with bare SQL (orders, lines, allocations, deliveries of the window, fetchall) - the
    floor any ranking pays. The semester's order, lot and batch rows are written with Core
    inserts (no ledger entries: the ranking only reads them); the cases through the service.
+   Before the rankings, the daily exposure roll-ups (complaints.exposure_rollups) of the
+   settled days are computed as the periodic task would, with the semester's end as "now": its
+   last 2 days are not settled and are read raw by the rankings. That roll-up is its own
+   figure ("roll-up of N settled days"; baseline: the bare read of the same days' rows). Wall
+   times are printed with the process CPU time and the load average (the machine is shared).
 4. Opening a case about one semester order with its automatic trace-back: POST
    /api/v1/cases then GET /api/v1/cases/{id} (the trace-back and cold-chain panel), p95.
    Baseline: the trace module's own backward traces of the same order's lines, p95.
@@ -449,6 +454,7 @@ def bench_semester(flask_app, tmp: Path) -> None:  # type: ignore[no-untyped-def
         engine = on_database(flask_app, tmp, "unused.sqlite3")
         engine.dispose()
         engine = composition.make_engine(f"sqlite:///{keep}")
+        composition.upgrade_database(engine)  # a file kept from before the roll-up tables
         flask_app.extensions["foodtrace"].engine = engine
         made, case_ids = _reuse(engine, start)
         end = made["end"]
@@ -469,9 +475,51 @@ def bench_semester(flask_app, tmp: Path) -> None:  # type: ignore[no-untyped-def
         assert isinstance(hot, list) and hot
         n_cases = min(CASES, len(hot))  # fewer only in smoke runs
         case_ids = _open_cases(engine, rng.sample(hot, n_cases), end)
+    roll_up_figure(engine, start, end, "SQLite", "")
     rank_figures(engine, start, end, case_ids, made["hot_lot"], "SQLite", "")
     bench_open_with_trace(flask_app, engine, end, rng)
     engine.dispose()
+
+
+def _load() -> str:
+    return "load {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg())
+
+
+def roll_up_figure(engine, start: datetime, end: datetime, db: str, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    """The roll-up of every settled day, from empty, with the semester's end as "now"."""
+    from sqlalchemy import delete
+
+    from complaints import exposure_rollups
+    from complaints.models import ExposureDay, ExposureRollupDay
+
+    with Session(engine) as s:  # a kept file may hold an earlier run's roll-ups
+        s.execute(delete(ExposureDay))
+        s.execute(delete(ExposureRollupDay))
+        s.commit()
+    load, c0, t0 = _load(), time.process_time(), time.perf_counter()
+    with Session(engine) as s:
+        days = exposure_rollups.roll_up(session=s, now=end, max_days=None)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1 = time.perf_counter()
+    _bare_reads(engine, start, end - exposure_rollups.DEFAULT_HORIZON)
+    floor = time.perf_counter() - t1
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    record(
+        f"complaints.exposure_rollup{suffix}_s",
+        value=wall,
+        unit="s",
+        target=None,
+        higher_is_better=False,
+        baseline=floor,
+        baseline_label="the same days' rows read with one bare SQL query (fetchall)",
+        note=scaled_note(
+            f"roll-up of {len(days)} settled days on {db} (now = the semester's end, horizon "
+            f"48 h), from empty; one run; process CPU {cpu:.1f} s; {_load()} (before: {load})"
+        ),
+    )
 
 
 def rank_figures(  # type: ignore[no-untyped-def]
@@ -484,15 +532,17 @@ def rank_figures(  # type: ignore[no-untyped-def]
     week = (end - timedelta(days=7), end)
     semester = (start, end)
     for label, (since, until), target in (("week", week, 1.0), ("semester", semester, 5.0)):
-        samples, floor = [], []
+        samples, floor, cpu = [], [], []
         result = None
+        load = _load()
         for _ in range(3):
-            t1 = time.perf_counter()
+            c1, t1 = time.process_time(), time.perf_counter()
             with Session(engine) as s:
                 result = investigation.investigate(
                     session=s, case_ids=case_ids, since=since, until=until, limit=50
                 )
             samples.append(time.perf_counter() - t1)
+            cpu.append(time.process_time() - c1)
             t1 = time.perf_counter()
             _bare_reads(engine, since, until)
             floor.append(time.perf_counter() - t1)
@@ -510,7 +560,9 @@ def rank_figures(  # type: ignore[no-untyped-def]
             baseline_label="the same rows read with one bare SQL query (fetchall)",
             note=scaled_note(
                 f"{len(case_ids)} cases, {days} days, {result.n_orders} orders, "
-                f"{result.n_candidates} candidates on {db}; median of 3; planted lot first"
+                f"{result.n_candidates} candidates on {db}; median of 3; planted lot first; "
+                f"through daily roll-ups, last 2 days raw; process CPU median "
+                f"{statistics.median(cpu):.2f} s; {_load()} (before: {load})"
             ),
         )
 
@@ -543,6 +595,7 @@ def bench_semester_pg() -> None:
         assert isinstance(hot, list) and hot
         rng = random.Random(7)
         case_ids = _open_cases(engine, rng.sample(hot, min(CASES, len(hot))), end)
+        roll_up_figure(engine, start, end, "PostgreSQL", "_pg")
         rank_figures(engine, start, end, case_ids, made["hot_lot"], "PostgreSQL", "_pg")
     finally:
         engine.dispose()

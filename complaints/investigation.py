@@ -7,6 +7,10 @@ The exposure window is, per case, ``[onset − max incubation, onset − min inc
 named pathogen (complaints/pathogens.json), or the 72-hour food history before onset when no
 agent is named (a case without onset counts from its opening); the cohort's window is the
 union (earliest start to latest end) unless the caller gives ``since``/``until``.
+
+Full days of the window that are rolled up (complaints.exposure_rollups) and unchanged since are
+summed from the roll-ups; the rest of the window and the cases' own orders are read raw. The
+counts are exactly those of an all-raw read.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from complaints import epidemiology, exposures, incubation, records
+from complaints import epidemiology, exposure_rollups, exposures, incubation, records
 from complaints.models import Case
 
 __all__ = ["MAX_CASES", "Investigation", "InvestigationError", "case_window", "investigate"]
@@ -115,50 +119,83 @@ def investigate(
     if since > until:
         raise InvestigationError("since is after until", field="since")
     try:
-        cohort = exposures.load_cohort(
-            session.connection(), since=since, until=until, extra_order_ids=case_orders
+        conn = session.connection()
+        plan = exposure_rollups.plan_window(conn, since, until)
+        cohort = exposures.load_cohort(conn, spans=plan.raw, extra_order_ids=case_orders)
+        rolled = _Rolled(
+            counts=exposure_rollups.rolled_up_counts(conn, plan.days),
+            n_orders=plan.n_orders,
+            covered=exposure_rollups.covered_orders(conn, case_orders, plan),
         )
-        result = _rank(session, cohort, case_orders, limit)
+        result = _rank(session, cohort, case_orders, limit, rolled)
     finally:
         session.rollback()  # a read: end it (SQLite would otherwise hold its lock)
-    n_candidates, n_case_orders, candidates = result
+    n_orders, n_candidates, n_case_orders, candidates = result
     return Investigation(
         case_ids=ids,
         pathogen=agent.id if agent else None,
         since=since,
         until=until,
-        n_orders=int(cohort.order_ids.size),
+        n_orders=n_orders,
         n_case_orders=n_case_orders,
         n_candidates=n_candidates,
         candidates=candidates,
     )
 
 
+@dataclass(frozen=True)
+class _Rolled:
+    """The window's rolled-up days: exposed order counts per kind (columns "ref", "orders"),
+    their order count, and the raw cohort's orders they already count (cases' own orders)."""
+
+    counts: dict[str, pd.DataFrame]
+    n_orders: int
+    covered: Sequence[int]
+
+
 def _rank(
-    session: Session, cohort: exposures.Cohort, case_orders: Sequence[int], limit: int
-) -> tuple[int, int, list[epidemiology.Candidate]]:
-    n = int(cohort.order_ids.size)
-    ill = np.zeros(n, dtype=bool)
+    session: Session,
+    cohort: exposures.Cohort,
+    case_orders: Sequence[int],
+    limit: int,
+    rolled: _Rolled,
+) -> tuple[int, int, int, list[epidemiology.Candidate]]:
+    """Counts of the raw cohort plus the rolled-up days (minus the orders both count), ranked.
+    Candidates are numbered kind by kind, ids ascending, as an all-raw cohort would number
+    them, so ties rank the same either way."""
+    n_raw = int(cohort.order_ids.size)
+    ill = np.zeros(n_raw, dtype=bool)
     ill[cohort.positions(case_orders)] = True
+    twice = np.zeros(n_raw, dtype=bool)
+    twice[cohort.positions(rolled.covered)] = True
     kinds: list[str] = []
     refs: list[np.ndarray] = []
-    persons, candidates = [], []
+    persons, candidates, summed_at, summed = [], [], [], []
     offset = 0
     for kind in exposures.KINDS:
-        frame = cohort.pairs[kind]
-        codes, uniques = pd.factorize(frame["ref"], sort=True)
+        frame, extra = cohort.pairs[kind], rolled.counts[kind]
+        raw_refs = frame["ref"].to_numpy(np.int64)
+        uniques = np.union1d(raw_refs, extra["ref"].to_numpy(np.int64))
         persons.append(frame["pos"].to_numpy(np.int64))
-        candidates.append(codes.astype(np.int64) + offset)
+        candidates.append(np.searchsorted(uniques, raw_refs) + offset)
+        summed_at.append(np.searchsorted(uniques, extra["ref"].to_numpy(np.int64)) + offset)
+        summed.append(extra["orders"].to_numpy(np.int64))
         kinds += [kind] * len(uniques)
-        refs.append(np.asarray(uniques, dtype=np.int64))
+        refs.append(uniques)
         offset += len(uniques)
     ref_ids = np.concatenate(refs) if refs else np.zeros(0, dtype=np.int64)
+    person, candidate = np.concatenate(persons), np.concatenate(candidates)
     counts = epidemiology.cohort_counts(
-        ill=ill,
-        person=np.concatenate(persons),
-        candidate=np.concatenate(candidates),
-        n_candidates=offset,
+        ill=ill, person=person, candidate=candidate, n_candidates=offset
     )
+    n = n_raw + rolled.n_orders - int(twice.sum())
+    exposed_total = counts["exposed_total"].astype(np.int64)
+    np.add.at(exposed_total, np.concatenate(summed_at), np.concatenate(summed))
+    if twice.any():  # counted by a rolled-up day and read raw as a case's order
+        both = epidemiology.cohort_counts(
+            ill=twice, person=person, candidate=candidate, n_candidates=offset
+        )
+        exposed_total -= both["exposed_cases"]
     exposed_cases = counts["exposed_cases"]
     chosen = np.flatnonzero(exposed_cases > 0)
     if chosen.size < limit:  # too few with a case: the rest compete for the remaining places
@@ -168,9 +205,9 @@ def _rank(
         ids=[str(int(ref_ids[i])) for i in chosen],
         labels=[""] * chosen.size,
         exposed_cases=exposed_cases[chosen],
-        exposed_total=counts["exposed_total"][chosen],
+        exposed_total=exposed_total[chosen],
         unexposed_cases=counts["unexposed_cases"][chosen],
-        unexposed_total=counts["unexposed_total"][chosen],
+        unexposed_total=(n - exposed_total)[chosen],
         total_cases=counts["total_cases"],
     )
     top = epidemiology.rank(rows)[:limit]
@@ -178,7 +215,7 @@ def _rank(
     labelled = [
         epidemiology.Candidate(**{**_fields(c), "label": labels[(c.kind, int(c.id))]}) for c in top
     ]
-    return offset, int(ill.sum()), labelled
+    return n, offset, int(ill.sum()), labelled
 
 
 def _fields(c: epidemiology.Candidate) -> dict[str, Any]:

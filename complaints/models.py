@@ -15,7 +15,7 @@ not exist yet; part 2 adds the key once they do.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -47,6 +47,8 @@ __all__ = [
     "Cluster",
     "ClusterMember",
     "Compensation",
+    "ExposureDay",
+    "ExposureRollupDay",
     "Feedback",
     "IdempotencyKey",
     "Message",
@@ -344,6 +346,35 @@ class IdempotencyKey(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     case_id: int | None = Field(default=None, foreign_key="complaint_cases.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class ExposureDay(SQLModel, table=True):
+    """How many distinct eligible orders placed on one UTC day were exposed to a candidate
+    (kind in complaints.exposures.KINDS, ref its id): the daily roll-up source ranking sums.
+
+    Derived from the orders and trace records by complaints.exposure_rollups; a cache, not a
+    fact, so not projected by `ledger verify` (delete it and the next roll-up rebuilds it).
+    """
+
+    __tablename__ = "complaint_exposure_days"
+    __table_args__ = (Index("ix_complaint_exposure_days_day", "day"),)
+
+    kind: str = Field(max_length=16, primary_key=True)
+    ref: int = Field(sa_column=Column(BigInteger(), primary_key=True, autoincrement=False))
+    day: date = Field(primary_key=True)
+    orders: int
+
+
+class ExposureRollupDay(SQLModel, table=True):
+    """A UTC day whose exposures are rolled up, with its eligible (not rejected or cancelled)
+    order count when computed: a day whose count has changed since is read raw. A cache like
+    ExposureDay, not projected."""
+
+    __tablename__ = "complaint_exposure_rollup_days"
+
+    day: date = Field(primary_key=True)
+    n_orders: int
+    computed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 # --------------------------------------------------------------------------- projections

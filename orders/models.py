@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 import ledger
@@ -104,6 +104,13 @@ class Order(SQLModel, table=True):
         Index("ix_orders_merchant_created", "merchant_id", "created_at"),
         Index("ix_orders_payment_due", "payment_status", "next_payment_at"),
         Index("ix_orders_created_at", "created_at"),
+        # the few orders nobody ate: exposure roll-ups count a day's eligible orders with it
+        Index(
+            "ix_orders_not_eaten_created_at",
+            "created_at",
+            sqlite_where=text("status IN ('rejected', 'cancelled')"),
+            postgresql_where=text("status IN ('rejected', 'cancelled')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
