@@ -39,7 +39,15 @@ def complaints_per_1000(
     cases: pd.DataFrame, orders: pd.DataFrame, merchants: pd.DataFrame
 ) -> pd.DataFrame:
     """Complaints per 1,000 orders by merchant (merchants with orders), highest first."""
-    placed = orders.groupby("merchant_id").size().rename("orders")
+    return complaints_per_1000_placed(cases, orders.groupby("merchant_id").size(), merchants)
+
+
+def complaints_per_1000_placed(
+    cases: pd.DataFrame, placed: pd.Series, merchants: pd.DataFrame
+) -> pd.DataFrame:
+    """The same from orders already counted per merchant (`placed`: merchant_id -> orders)."""
+    placed = placed[placed > 0].astype("int64").rename("orders")
+    placed.index = placed.index.astype("int64")
     raised = cases.dropna(subset=["merchant_id"]).groupby("merchant_id").size().rename("complaints")
     out = pd.concat([placed, raised], axis=1).fillna(0).astype(int)
     out = out[out["orders"] > 0]
@@ -55,16 +63,28 @@ def complaints_per_1000(
 def cold_chain(verdicts: pd.DataFrame, by: str, names: dict[int, str]) -> pd.DataFrame:
     """Deliveries judged, passed and failed, % pass, by merchant or courier."""
     if verdicts.empty:
-        return pd.DataFrame(columns=[by, "name", "judged", "passed", "failed", "percent_pass"])
-    judged = verdicts[verdicts["verdict"] != "no_data"]
-    grouped = judged.groupby(by)["verdict"]
+        return cold_chain_counts(pd.DataFrame(columns=[by, "verdict", "n"]), by, names)
+    counts = verdicts.groupby([by, "verdict"]).size().reset_index(name="n")
+    return cold_chain_counts(counts, by, names)
+
+
+def cold_chain_counts(counts: pd.DataFrame, by: str, names: dict[int, str]) -> pd.DataFrame:
+    """The same from verdicts already counted: columns `by`, verdict, n."""
+    columns = [by, "name", "judged", "passed", "failed", "percent_pass"]
+    counts = counts[(counts["verdict"] != "no_data") & (counts["n"] > 0)]
+    if counts.empty:
+        return pd.DataFrame(columns=columns)
+    wide = counts.pivot_table(index=by, columns="verdict", values="n", aggfunc="sum", fill_value=0)
+    zero = pd.Series(0, index=wide.index)
     out = pd.DataFrame(
         {
-            "judged": grouped.size(),
-            "passed": grouped.apply(lambda v: int((v == "pass").sum())),
-            "failed": grouped.apply(lambda v: int((v == "fail").sum())),
+            "judged": wide.sum(axis=1),
+            "passed": wide.get("pass", zero),
+            "failed": wide.get("fail", zero),
         }
-    )
+    ).astype("int64")
+    out.index = out.index.astype("int64")
+    out.index.name = by
     out["percent_pass"] = (100 * out["passed"] / out["judged"]).round(1)
     out.insert(0, "name", [names.get(int(i), f"#{i}") for i in out.index])
     return out.reset_index().sort_values(["percent_pass", by], ignore_index=True)

@@ -6,7 +6,8 @@ import json
 import logging
 import signal
 import sys
-from datetime import date
+import time
+from datetime import date, timedelta
 from typing import Any
 
 import click
@@ -14,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import engine_of, enqueue, session_scope
-from sensors import proofs, service, tasks
+from sensors import proofs, service, tasks, verdicts
 from sensors.ingest import IngestResult
 from sensors.models import DEVICE_KINDS
 from sensors.public import device_json
@@ -117,7 +118,12 @@ def verify_readings() -> None:
 @click.option("--url", default=None, help="broker URL (default: MQTT_URL setting)")
 @click.option("--client-id", default="foodtrace-ingest", show_default=True)
 @click.option("--flush-ms", default=50, show_default=True, help="longest wait to fill a flush")
-def mqtt(url: str | None, client_id: str, flush_ms: int) -> None:
+@click.option(
+    "--share-group",
+    default=None,
+    help="subscribe through $share/GROUP/... so several subscribers split the stream",
+)
+def mqtt(url: str | None, client_id: str, flush_ms: int, share_group: str | None) -> None:
     """Subscribe to foodtrace/sensors/+/readings and store readings until stopped."""
     from sensors.mqtt import BrokerAddress, MqttRunner, ReadingSubscriber
 
@@ -133,7 +139,16 @@ def mqtt(url: str | None, client_id: str, flush_ms: int) -> None:
         address = BrokerAddress.parse(url or settings.mqtt_url)
     except ValueError as exc:
         raise _fail(exc) from exc
-    runner = MqttRunner(subscriber, address, client_id=client_id, flush_wait=flush_ms / 1000)
+    try:
+        runner = MqttRunner(
+            subscriber,
+            address,
+            client_id=client_id,
+            flush_wait=flush_ms / 1000,
+            share_group=share_group,
+        )
+    except ValueError as exc:
+        raise _fail(exc) from exc
 
     def stop(_signum: int, _frame: Any) -> None:
         runner.stop.set()
@@ -149,6 +164,31 @@ def mqtt(url: str | None, client_id: str, flush_ms: int) -> None:
     click.echo(f"listening on {address.host}:{address.port} (Ctrl-C stops)", err=True)
     runner.run()
     click.echo(f"stopped after {runner.stored} message(s)", err=True)
+
+
+@sensors_cli.command("judge-finished")
+@click.option(
+    "--settle-minutes",
+    default=verdicts.SETTLE.total_seconds() / 60,
+    show_default=True,
+    help="judge deliveries dropped off at least this long ago (not less than the default)",
+)
+def judge_finished(settle_minutes: float) -> None:
+    """Store the verdict of every finished delivery that has none (or a stale one), for every
+    profile: after a restore, a generated semester, or a long outage of the task."""
+    started = time.perf_counter()
+    with session_scope(engine_of(current_app)) as session:
+        try:
+            written = verdicts.judge_finished(
+                session=session,
+                settle=timedelta(minutes=settle_minutes),
+                lookback=None,
+                limit=None,
+            )
+        except ValueError as exc:
+            raise _fail(exc) from exc
+    seconds = time.perf_counter() - started
+    click.echo(f"stored {written} verdicts in {seconds:.1f} s")
 
 
 def init_app(app: Flask) -> None:

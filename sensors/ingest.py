@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 import ledger
 from columns import utcnow
-from sensors import store
+from sensors import store, verdicts
 from sensors.models import FLAG_CLOCK_SKEW, Device
 from sensors.profiles import policy
 from sensors.readings import (
@@ -115,6 +115,11 @@ def _store(
             chunks.append((device, fresh_times[chunk], fresh[chunk]))
         counts.append((len(fresh), len(at) - len(fresh), -(-len(fresh) // most)))
     refs, rows = _anchor(session, chunks, channel)
+    late: dict[int, tuple[int, int]] = {}  # device -> (first, last) µs of its new readings
+    for device, fresh_times, _ in chunks:
+        lo, hi = late.get(device.id or 0, (min(fresh_times), max(fresh_times)))
+        late[device.id or 0] = (min(lo, min(fresh_times)), max(hi, max(fresh_times)))
+    verdicts.mark_late(conn, late)  # a no-op unless the batch reaches SETTLE into the past
     pending = []
     taken = 0
     for (device, parsed), (accepted, duplicates, n_chunks) in zip(batches, counts, strict=True):

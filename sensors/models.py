@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -89,6 +90,16 @@ class Watch(SQLModel, table=True):
     """A delivery in progress (or done) that the orders module asked the cold chain to watch."""
 
     __tablename__ = "sensor_watches"
+    __table_args__ = (
+        # Deliveries still on the road, per box: every ingest asks which of its boxes are
+        # watched; the plain box index walks every delivery the box ever carried.
+        Index(
+            "ix_sensor_watches_open_box",
+            "box_id",
+            sqlite_where=text("dropoff_at IS NULL"),
+            postgresql_where=text("dropoff_at IS NULL"),
+        ),
+    )
 
     delivery_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     box_id: str = Field(max_length=64, index=True)
@@ -159,3 +170,42 @@ ALERTS_PROJECTION = ledger.TableProjection(
     ],
 )
 PROJECTIONS = (DEVICES_PROJECTION, BINDINGS_PROJECTION, WATCHES_PROJECTION, ALERTS_PROJECTION)
+
+
+class StoredVerdict(SQLModel, table=True):
+    """The cold-chain verdict of one finished delivery under one profile: a derived cache.
+
+    Written by sensors.verdicts (the judge-finished task) from the stored readings, so the
+    dashboard need not re-judge a semester; `ledger verify` does not project it and nothing is
+    proven from it (case pages and PDFs judge from the raw readings). The order's merchant,
+    courier and creation time are copied in so the dashboard counts verdicts per merchant and
+    courier over a period from one index each. A late reading inside the window marks the row
+    `stale` (verdict "stale") until the task judges it again.
+    """
+
+    __tablename__ = "delivery_verdicts"
+    __table_args__ = (
+        Index("ix_delivery_verdicts_merchant", "profile", "merchant_id", "verdict", "ordered_at"),
+        Index("ix_delivery_verdicts_courier", "profile", "courier_id", "verdict", "ordered_at"),
+        Index("ix_delivery_verdicts_verdict", "verdict", "profile", "ordered_at"),
+        Index("ix_delivery_verdicts_box_window", "box_id", "window_hi"),
+    )
+
+    delivery_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    profile: str = Field(primary_key=True, max_length=32)
+    verdict: str = Field(max_length=24)  # pass | fail | insufficient_data | stale
+    n_readings: int
+    min_c: float | None = None
+    max_c: float | None = None
+    mean_c: float | None = None
+    minutes_outside: float
+    n_excursions: int
+    n_gaps: int
+    exceeds_time_limit: bool
+    box_id: str = Field(max_length=64)
+    window_lo: int = Field(sa_column=Column(BigInteger(), nullable=False))  # pickup, µs UTC
+    window_hi: int = Field(sa_column=Column(BigInteger(), nullable=False))  # drop-off, µs UTC
+    merchant_id: int
+    courier_id: int
+    ordered_at: datetime = Field(sa_column=utc_column())
+    judged_at: datetime = Field(sa_column=utc_column())

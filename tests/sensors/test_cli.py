@@ -51,6 +51,7 @@ def test_errors_are_messages_not_tracebacks(runner):
         ["sensors", "bind", "nobody", "BOX-1"],
         ["sensors", "revoke", "nobody"],
         ["sensors", "mqtt", "--url", "http://nowhere"],
+        ["sensors", "mqtt", "--share-group", "a/b"],
     ):
         result = runner.invoke(args=args)
         assert result.exit_code != 0 and "Traceback" not in result.output, args
@@ -59,3 +60,8 @@ def test_errors_are_messages_not_tracebacks(runner):
 def test_verify_readings_on_an_empty_database(runner):
     result = runner.invoke(args=["sensors", "verify-readings"])
     assert result.exit_code == 0 and result.output.startswith("OK: 0 readings")
+
+
+def test_a_bad_share_group_is_refused_naming_the_rule(runner):
+    result = runner.invoke(args=["sensors", "mqtt", "--share-group", "a/b"])
+    assert result.exit_code != 0 and "share group" in result.output
