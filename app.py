@@ -43,7 +43,7 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DOMAIN_CONFIG_PREFIXES = ("ORDERS_", "ORDER_RETENTION_DAYS")
+DOMAIN_CONFIG_PREFIXES = ("ORDERS_", "ORDER_RETENTION_DAYS", "COMPLAINTS_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +284,13 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
         "orders-reconcile-payments": {"task": "orders.reconcile_payments", "schedule": 10.0},
         "orders-retention": {"task": "orders.erase_expired_personal_data", "schedule": 86400.0},
         "complaints-check-slas": {"task": "complaints.check_slas", "schedule": 60.0},
+        # settled days only; at most exposure_rollups.RUN_DAYS days per run
+        "complaints-roll-up-exposures": {
+            "task": "complaints.roll_up_exposures",
+            "schedule": 3600.0,
+        },
+        # finished deliveries' cold-chain verdicts for the dashboard (bounded per run)
+        "sensors-judge-finished": {"task": "sensors.judge_finished", "schedule": 60.0},
         # summarises the last full week once; running hourly only catches up after downtime
         "reports-weekly-summary": {"task": "reports.weekly_summary", "schedule": 3600.0},
     }

@@ -219,6 +219,18 @@ def generate(
     return Semester(incidents, counts, seconds)
 
 
+def derive_caches(session: Session) -> tuple[int, int]:
+    """What the beat tasks would have done after a semester of service: store every finished
+    delivery's cold-chain verdict (the dashboard) and roll up every settled day's exposures
+    (source ranking). Returns (verdicts stored, days rolled up)."""
+    from complaints import exposure_rollups
+    from sensors import verdicts
+
+    written = verdicts.judge_finished(session=session, lookback=None, limit=None)
+    days = exposure_rollups.roll_up(session=session, max_days=None)
+    return written, len(days)
+
+
 class _Clock:
     """Adds each stage's wall time (since the previous stage ended) and ticks the progress."""
 

@@ -7,10 +7,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 import ledger
-from complaints.models import Case
+from complaints.models import Case, ExposureRollupDay
 from demo import semester
 from orders.models import Delivery, Order, OrderLine
 from sensors import coldchain
+from sensors.models import StoredVerdict
 from trace.models import BatchAllocation, DishBatch, IngredientLot, TransformationInput
 
 STUDENTS, DAYS = 60, 2
@@ -129,6 +130,12 @@ def test_the_cli_generates_with_a_progress_bar_and_prints_the_incidents(runner, 
     assert "contaminated lot" in result.output and "excursion route" in result.output
     with Session(engine) as s:
         assert semester.table_counts(s)["orders"] > 0
+        delivered = s.execute(select(func.count()).select_from(Delivery)).scalar_one()
+        stored = s.execute(select(func.count()).select_from(StoredVerdict)).scalar_one()
+        rolled = s.execute(select(func.count()).select_from(ExposureRollupDay)).scalar_one()
+    assert "derived caches" in result.output
+    assert stored == 2 * delivered  # every finished delivery judged under both profiles
+    assert rolled == 1  # the generated day is long settled
     bad = runner.invoke(args=["demo", "generate", "--students", "3"])
     assert bad.exit_code != 0 and "--students" in bad.output
 
