@@ -450,8 +450,9 @@ def _load() -> str:
 
 
 def main() -> None:
-    if os.environ.get("BENCH_ONLY") == "dashboard":  # printed only: results.json untouched
+    if os.environ.get("BENCH_ONLY") == "dashboard":  # only this figure, merged into results
         _dashboard()
+        write()
         return
     report, document, qr = big_case()
     samples, floor, pages = [], [], 0
