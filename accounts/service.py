@@ -100,21 +100,7 @@ def create_user(
     session.add(user)
     session.flush()
     assert user.id is not None
-    entry = ledger.append(
-        session,
-        ledger.Event(
-            type="account.created",
-            actor=actor,
-            subject={"user": user.id},
-            payload={
-                "email": user.email,
-                "role": user.role,
-                "merchant_id": user.merchant_id,
-                "is_active": user.is_active,
-            },
-            personal=frozenset({"email"}),
-        ),
-    )
+    entry = ledger.append(session, _created(user.id, user.model_dump(), actor))
     user.ledger_index = entry.index
     token = _new_token(session, user, name="default")
     if commit:
@@ -150,22 +136,7 @@ def create_users(
         .all()
     )
     entries = ledger.append_many(
-        session,
-        [
-            ledger.Event(
-                type="account.created",
-                actor=actor,
-                subject={"user": user_id},
-                payload={
-                    "email": row["email"],
-                    "role": row["role"],
-                    "merchant_id": row["merchant_id"],
-                    "is_active": True,
-                },
-                personal=frozenset({"email"}),
-            )
-            for user_id, row in zip(ids, rows, strict=True)
-        ],
+        session, [_created(i, row, actor) for i, row in zip(ids, rows, strict=True)]
     )
     session.execute(
         update(table).where(table.c.id == bindparam("uid")).values(ledger_index=bindparam("idx")),
@@ -184,6 +155,17 @@ def create_users(
     return [
         CreatedAccount(int(i), r["email"], t) for i, r, t in zip(ids, rows, tokens, strict=True)
     ]
+
+
+def _created(user_id: int, row: dict[str, Any], actor: str) -> ledger.Event:
+    """The `account.created` entry of a new user (`row`: its `users` values)."""
+    return ledger.Event(
+        type="account.created",
+        actor=actor,
+        subject={"user": user_id},
+        payload={k: row[k] for k in ("email", "role", "merchant_id", "is_active")},
+        personal=frozenset({"email"}),
+    )
 
 
 def _checked_user(spec: UserSpec) -> dict[str, Any]:

@@ -322,7 +322,6 @@ def dashboard_semester() -> tuple[float, float, str]:
         engine = composition.make_engine(f"sqlite:///{path}")
         try:
             composition.upgrade_database(engine)
-            _tables_of_placeholder_migrations(engine)
             if not os.path.exists(kept):
                 t = time.perf_counter()
                 with Session(engine, expire_on_commit=False) as s:
@@ -331,16 +330,6 @@ def dashboard_semester() -> tuple[float, float, str]:
             return _time_dashboard(engine, source)
         finally:
             engine.dispose()
-
-
-def _tables_of_placeholder_migrations(engine: Any) -> None:
-    """A kept file generated while migrations 0010/0011 were still placeholders is stamped at
-    their revision without their tables: create what is missing from the models."""
-    from sqlmodel import SQLModel
-
-    import models_registry  # noqa: F401  (every table on the metadata)
-
-    SQLModel.metadata.create_all(engine, checkfirst=True)
 
 
 def _time_dashboard(engine: Any, source: str) -> tuple[float, float, str]:

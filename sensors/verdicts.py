@@ -110,6 +110,34 @@ def _candidates(
 ) -> pd.DataFrame:
     """Finished deliveries (id > after, by id) without a verdict for `profile`, or stale."""
     stmt = (
+        _without_verdict(profile)
+        .where(
+            col(Delivery.box_id).is_not(None),
+            col(Delivery.picked_up_at).is_not(None),
+            col(Delivery.dropped_off_at).is_not(None),
+            col(Delivery.dropped_off_at) < horizon,
+        )
+        .limit(size)
+    )
+    if after:  # ids past a chunk are newer deliveries: a short walk of the primary key
+        stmt = stmt.where(col(Delivery.id) > after)
+    if since is None:
+        return _deliveries(session, stmt.order_by(col(Delivery.id)))
+    # "+ 0": reach the few recent orders through their created_at index and sort them,
+    # rather than walking every delivery by id (what ORDER BY id ... LIMIT invites).
+    stmt = stmt.where(col(Order.created_at) >= since).order_by(col(Delivery.id) + 0)
+    stale = _stale(profile).where(col(Delivery.dropped_off_at) < horizon, col(Delivery.id) > after)
+    merged = _merged(
+        _deliveries(session, stmt),
+        _deliveries(session, stale.order_by(col(Delivery.id)).limit(size)),
+    )
+    return merged.sort_values("delivery_id", ignore_index=True).head(size)
+
+
+def _without_verdict(profile: str) -> Any:
+    """Deliveries (with their order) that have no current verdict under `profile`: none
+    stored, or a stale one."""
+    return (
         select(*_selected())
         .join(Order, col(Order.id) == col(Delivery.order_id))
         .outerjoin(
@@ -117,43 +145,26 @@ def _candidates(
             (col(StoredVerdict.delivery_id) == col(Delivery.id))
             & (col(StoredVerdict.profile) == profile),
         )
-        .where(
-            col(Delivery.box_id).is_not(None),
-            col(Delivery.picked_up_at).is_not(None),
-            col(Delivery.dropped_off_at).is_not(None),
-            col(Delivery.dropped_off_at) < horizon,
-            or_(col(StoredVerdict.delivery_id).is_(None), StoredVerdict.verdict == STALE),
-        )
-        .limit(size)
+        .where(or_(col(StoredVerdict.delivery_id).is_(None), StoredVerdict.verdict == STALE))
     )
-    if after:  # ids past a chunk are newer deliveries: a short walk of the primary key
-        stmt = stmt.where(col(Delivery.id) > after)
-    if since is None:
-        stmt = stmt.order_by(col(Delivery.id))
-    else:
-        # "+ 0": reach the few recent orders through their created_at index and sort them,
-        # rather than walking every delivery by id (what ORDER BY id ... LIMIT invites).
-        stmt = stmt.where(col(Order.created_at) >= since).order_by(col(Delivery.id) + 0)
-    frame = _deliveries(session, stmt)
-    if since is None:
-        return frame
-    stale = _deliveries(
-        session,
+
+
+def _stale(profile: str) -> Any:
+    """Deliveries (with their order) whose stored verdict under `profile` is stale."""
+    return (
         select(*_selected())
         .join(Order, col(Order.id) == col(Delivery.order_id))
         .join(StoredVerdict, col(StoredVerdict.delivery_id) == col(Delivery.id))
-        .where(
-            StoredVerdict.verdict == STALE,
-            StoredVerdict.profile == profile,
-            col(Delivery.dropped_off_at) < horizon,
-            col(Delivery.id) > after,
-        )
-        .order_by(col(Delivery.id))
-        .limit(size),
+        .where(StoredVerdict.verdict == STALE, StoredVerdict.profile == profile)
     )
-    both = pd.concat([frame, stale]) if not stale.empty else frame
-    both = both.drop_duplicates("delivery_id").sort_values("delivery_id", ignore_index=True)
-    return both.head(size)
+
+
+def _merged(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Both frames' deliveries, each once (the first's row kept)."""
+    if second.empty:
+        return first
+    both = pd.concat([first, second]) if not first.empty else second
+    return both.drop_duplicates("delivery_id", ignore_index=True)
 
 
 def _selected() -> list[Any]:
@@ -409,38 +420,12 @@ def unjudged(
     recent = list(where)
     if lookback is not None and now - lookback > since:  # one lower bound for the index range
         recent[0] = col(Order.created_at) >= now - lookback
-    fresh = _deliveries(
-        session,
-        select(*_selected())
-        .join(Order, col(Order.id) == col(Delivery.order_id))
-        .outerjoin(
-            StoredVerdict,
-            (col(StoredVerdict.delivery_id) == col(Delivery.id))
-            & (col(StoredVerdict.profile) == profile),
-        )
-        .where(
-            *recent,
-            or_(col(StoredVerdict.delivery_id).is_(None), StoredVerdict.verdict == STALE),
-        )
-        .limit(limit),
-    )
+    fresh = _deliveries(session, _without_verdict(profile).where(*recent).limit(limit))
     stale_where = [
-        StoredVerdict.verdict == STALE,
-        StoredVerdict.profile == profile,
         col(StoredVerdict.ordered_at) >= since,
         col(StoredVerdict.ordered_at) < until,
     ]
     if merchant_id is not None:
         stale_where.append(StoredVerdict.merchant_id == merchant_id)
-    stale = _deliveries(
-        session,
-        select(*_selected())
-        .join(Order, col(Order.id) == col(Delivery.order_id))
-        .join(StoredVerdict, col(StoredVerdict.delivery_id) == col(Delivery.id))
-        .where(*stale_where)
-        .limit(limit),
-    )
-    if stale.empty:
-        return fresh
-    both = pd.concat([fresh, stale]) if not fresh.empty else stale
-    return both.drop_duplicates("delivery_id", ignore_index=True).head(limit)
+    stale = _deliveries(session, _stale(profile).where(*stale_where).limit(limit))
+    return _merged(fresh, stale).head(limit)

@@ -145,7 +145,7 @@ def batch_descendants(connection: Connection, batch_id: int) -> list[tuple[int, 
     frontier = [str(batch_id)]
     while frontier:
         found: list[str] = []
-        for src, dst in _query(connection, sql, frontier):
+        for src, dst in query_ids(connection, sql, frontier):
             links.append((int(src), int(dst)))
             if dst not in seen:
                 seen.add(dst)
@@ -166,9 +166,6 @@ def query_ids(conn: Connection, sql: str, ids: Sequence[str]) -> Iterator[Any]:
     as the driver gives them (text on SQLite: see `as_utc`). For the other domains' loaders."""
     for part in _chunked(ids):
         yield from conn.exec_driver_sql(sql.format(ids=",".join(map(str, part)))).fetchall()
-
-
-_query = query_ids
 
 
 @lru_cache(maxsize=65_536)
@@ -200,7 +197,7 @@ _LOTS_OF = (
 
 
 def _supplied(conn: Connection, sql: str, ids: Sequence[str], window: Window) -> Iterable[Edge]:
-    for lot_id, supplier_id, quantity, at in _query(conn, sql, ids):
+    for lot_id, supplier_id, quantity, at in query_ids(conn, sql, ids):
         at = as_utc(at)
         if supplier_id is not None and _inside(at, window):
             yield Edge(
@@ -227,7 +224,7 @@ def _inputs(column: str) -> EdgeLoader:
     sql = _INPUTS_OF.format(column=column)
 
     def loader(conn: Connection, ids: Sequence[str], window: Window) -> Iterable[Edge]:
-        for batch_id, lot_id, input_batch_id, quantity, at in _query(conn, sql, ids):
+        for batch_id, lot_id, input_batch_id, quantity, at in query_ids(conn, sql, ids):
             at = as_utc(at)
             if _inside(at, window):
                 src = ("lot", str(lot_id)) if lot_id is not None else ("batch", str(input_batch_id))
@@ -246,7 +243,7 @@ def _allocations(column: str) -> EdgeLoader:
     sql = _ALLOCATIONS_OF.format(column=column)
 
     def loader(conn: Connection, ids: Sequence[str], window: Window) -> Iterable[Edge]:
-        for batch_id, line_id, quantity, at in _query(conn, sql, ids):
+        for batch_id, line_id, quantity, at in query_ids(conn, sql, ids):
             at = as_utc(at)
             if _inside(at, window):
                 yield Edge(
@@ -263,7 +260,7 @@ def _supplier_info(conn: Connection, ids: Sequence[str]) -> dict[str, NodeInfo]:
     sql = "SELECT id, name, ledger_index FROM suppliers WHERE id IN ({ids})"
     return {
         str(i): NodeInfo(label=name, ledger_index=index)
-        for i, name, index in _query(conn, sql, ids)
+        for i, name, index in query_ids(conn, sql, ids)
     }
 
 
@@ -281,7 +278,7 @@ def _record_info(sql: str) -> InfoLoader:
     def loader(conn: Connection, ids: Sequence[str]) -> dict[str, NodeInfo]:
         return {
             str(ident): NodeInfo(f"{code} · {product}", index, merchant, as_utc(when), status)
-            for ident, code, product, index, merchant, when, status in _query(conn, sql, ids)
+            for ident, code, product, index, merchant, when, status in query_ids(conn, sql, ids)
         }
 
     return loader
@@ -306,7 +303,7 @@ def _order_line_info(conn: Connection, ids: Sequence[str]) -> dict[str, NodeInfo
         array = "{" + ",".join(map(str, _ints(ids))) + "}"  # text: psycopg dumps lists slowly
         rows: Iterable[Any] = conn.exec_driver_sql(_LINE_INDEX_PG, (array,)).fetchall()
     else:
-        rows = _query(conn, _LINE_INDEX, ids)
+        rows = query_ids(conn, _LINE_INDEX, ids)
     return {
         str(line): NodeInfo(label=f"order line {line}", ledger_index=index) for line, index in rows
     }

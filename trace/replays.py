@@ -20,34 +20,14 @@ from sqlmodel import Session
 
 from trace.commands import BatchProduction, LotReceipt, ResolvedInput
 from trace.models import DishBatch, IngredientLot, TransformationInput
+from trace.projections import BATCH_COLUMNS, LOT_COLUMNS, input_key
 
 __all__ = ["BATCH_FACTS", "LOT_FACTS", "recorded_batch", "recorded_lot", "same_batch", "same_lot"]
 
-LOT_FACTS = (
-    "product_id",
-    "quantity",
-    "unit",
-    "received_at",
-    "supplier_id",
-    "tlc_source",
-    "tlc_source_reference",
-    "location",
-    "reference_document_type",
-    "reference_document_number",
-    "expiry_date",
-    "storage",
-    "epcis_event_id",
-)
-BATCH_FACTS = (
-    "product_id",
-    "quantity",
-    "unit",
-    "completed_at",
-    "location",
-    "reference_document_type",
-    "reference_document_number",
-    "epcis_event_id",
-)
+# The recorded columns that state facts (not who owns the record, its code or its status).
+_NOT_FACTS = ("merchant_id", "tlc", "batch_code", "status")
+LOT_FACTS = (*(c for c in LOT_COLUMNS if c not in _NOT_FACTS), "epcis_event_id")
+BATCH_FACTS = (*(c for c in BATCH_COLUMNS if c not in _NOT_FACTS), "epcis_event_id")
 
 
 def recorded_lot(session: Session, merchant_id: int, tlc: str) -> IngredientLot | None:
@@ -94,13 +74,12 @@ def same_batch(
             TransformationInput.unit,
         ).where(TransformationInput.batch_id == batch.id)
     ).all()
+    have = [
+        {"kind": "lot" if lot else "batch", "id": lot or sub, "quantity": q, "unit": u}
+        for lot, sub, q, u in stored
+    ]
     wanted = [
-        (s.id if s.kind == "lot" else None, s.id if s.kind == "batch" else None, u.quantity, u.unit)
+        {"kind": s.kind, "id": s.id, "quantity": u.quantity, "unit": u.unit}
         for u, s in zip(production.inputs, resolved, strict=True)
     ]
-    return sorted(map(_key, stored)) == sorted(map(_key, wanted))
-
-
-def _key(row: Sequence[object]) -> tuple[int, int, float, str]:
-    lot, sub, quantity, unit = row
-    return (int(lot or 0), int(sub or 0), float(quantity), str(unit))  # type: ignore[call-overload,arg-type]
+    return sorted(map(input_key, have)) == sorted(map(input_key, wanted))
