@@ -42,6 +42,7 @@ def test_the_dashboard_page_shows_every_table_and_exports(client, people, case_i
     for name in dashboard.TABLES:
         assert f'data-table="{name}"'.encode() in page.data
     assert "北区食堂".encode() in page.data  # per-1,000 and cold-chain rows name merchants
+    assert b"<td>nan</td>" not in page.data  # a figure without data shows a dash
     csv = client.get(
         "/reports/dashboard?since=2020-01-01&until=2030-01-01&export=csv"
         "&table=complaints_per_1000_orders",
