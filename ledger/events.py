@@ -20,10 +20,10 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from ledger.canonical import (
     NotCanonicalisable,
@@ -166,42 +166,49 @@ def envelope(event: Event, *, ts: str, salt: bytes | None) -> dict[str, Any]:
     return env
 
 
-class _NotPlain(Exception):
-    """An event of the batch needs encode() on its own."""
-
-
-def _plain_envelopes(events: Iterable[Event], ts: str) -> Iterator[dict[str, Any]]:
-    """The envelopes of plain events (no personal fields, plain payload and subject), one at a
-    time; raises _NotPlain at the first other one."""
-    for event in events:
-        _check(event)
-        payload, subject = event.payload, event.subject
-        if event.personal or not (is_plain(payload) and is_plain(subject)):
-            raise _NotPlain
-        at = event.ts
-        yield {
-            "type": event.type,
-            "v": event.v,
-            "ts": ts if at is None else rfc3339(at),
-            "actor": event.actor,
-            "subject": subject,
-            "payload": payload,
-        }
+def _plain_envelope(event: Event, ts: str) -> dict[str, Any] | None:
+    """The envelope of a plain event (no personal fields, plain payload and subject), or None
+    for another one (it needs canonical_json and maybe a salt). Checks the event first."""
+    _check(event)
+    payload, subject = event.payload, event.subject
+    if event.personal or not (is_plain(payload) and is_plain(subject)):
+        return None
+    at = event.ts
+    return {
+        "type": event.type,
+        "v": event.v,
+        "ts": ts if at is None else rfc3339(at),
+        "actor": event.actor,
+        "subject": subject,
+        "payload": payload,
+    }
 
 
 def encode_many(events: Iterable[Event], *, ts: str) -> EncodedEvents:
-    """encode() of each event, in order. When every event is plain (the common case) their
-    bytes and leaf hashes are made in bulk, iterating in C."""
+    """encode() of each event, in order. Plain events (the common case) get their bytes in
+    bulk, iterating in C; the others (personal fields, datetimes...) one by one; leaf hashes
+    are made in bulk for all."""
     events = list(events)
-    try:
-        datas = plain_json_many(_plain_envelopes(events, ts))
-    except _NotPlain:
-        datas = None
-    if datas is None:  # a personal or non-plain event, or a value orjson refused
-        one_by_one = [encode(event, ts=ts) for event in events]  # never empty here
-        return EncodedEvents(*zip(*one_by_one, strict=True))
-    leaves = list(map(_digest, map(_sha256, map(_LEAF_PREFIX.__add__, datas))))  # RFC 9162
-    return EncodedEvents([event.type for event in events], datas, leaves, [None] * len(datas))
+    datas: list[bytes | None] = [None] * len(events)
+    salts: list[bytes | None] = [None] * len(events)
+    plain_at: list[int] = []
+    plain: list[dict[str, Any]] = []
+    for i, event in enumerate(events):
+        env = _plain_envelope(event, ts)
+        if env is None:
+            datas[i], salts[i] = _encoded(event, ts)
+        else:
+            plain_at.append(i)
+            plain.append(env)
+    if plain:
+        done = plain_json_many(plain)  # None if orjson refused one: encode them one by one
+        if done is None:
+            done = [_encoded(events[i], ts)[0] for i in plain_at]
+        for i, data in zip(plain_at, done, strict=True):
+            datas[i] = data
+    ready = cast(list[bytes], datas)
+    leaves = list(map(_digest, map(_sha256, map(_LEAF_PREFIX.__add__, ready))))  # RFC 9162
+    return EncodedEvents([event.type for event in events], ready, leaves, salts)
 
 
 def encode(event: Event, *, ts: str) -> EncodedEvent:
@@ -210,9 +217,15 @@ def encode(event: Event, *, ts: str) -> EncodedEvent:
     `ts` is the RFC 3339 append time used when the event carries none.
     """
     _check(event)
+    data, salt = _encoded(event, ts)
+    return (event.type, data, _sha256(_LEAF_PREFIX + data).digest(), salt)  # RFC 9162 leaf
+
+
+def _encoded(event: Event, ts: str) -> tuple[bytes, bytes | None]:
+    """The entry bytes of a checked event and the fresh salt of its personal digests."""
     salt = secrets.token_bytes(SALT_BYTES) if event.personal else None
     try:
         data = canonical_json(envelope(event, ts=ts, salt=salt))
     except NotCanonicalisable as exc:
         raise InvalidEvent(f"{event.type}: {exc}") from exc
-    return (event.type, data, _sha256(_LEAF_PREFIX + data).digest(), salt)  # RFC 9162 leaf
+    return data, salt
