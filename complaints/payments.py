@@ -27,7 +27,7 @@ class PaymentReceipt:
 
 @runtime_checkable
 class PaymentPort(Protocol):
-    """Refunds (and vouchers) against an order, idempotent by key."""
+    """Refunds, vouchers and statutory damages against an order, idempotent by key."""
 
     def refund(self, order_id: int, amount: int, idempotency_key: str) -> PaymentReceipt:
         """Pay ``amount`` fen back to the payer of ``order_id``; the same key pays once."""
@@ -35,6 +35,13 @@ class PaymentPort(Protocol):
 
     def issue_voucher(self, order_id: int, amount: int, idempotency_key: str) -> PaymentReceipt:
         """Credit a voucher of ``amount`` fen to the customer of ``order_id``; once per key."""
+        ...
+
+    def pay_damages(self, order_id: int, amount: int, idempotency_key: str) -> PaymentReceipt:
+        """Pay ``amount`` fen of statutory damages to the payer of ``order_id``; once per key.
+
+        Unlike a refund it is not bounded by the price paid (art. 148: 10 × the price or more).
+        """
         ...
 
 
@@ -61,6 +68,10 @@ class RecordingPayments:
     def issue_voucher(self, order_id: int, amount: int, idempotency_key: str) -> PaymentReceipt:
         """Record a voucher."""
         return self._pay("voucher", order_id, amount, idempotency_key)
+
+    def pay_damages(self, order_id: int, amount: int, idempotency_key: str) -> PaymentReceipt:
+        """Record a statutory damages payout."""
+        return self._pay("damages", order_id, amount, idempotency_key)
 
     @property
     def paid_keys(self) -> set[str]:

@@ -160,7 +160,8 @@ def pay_compensation(
         return row
     if row.order_id is None:
         raise PayoutError("this decision names no order, so it cannot be paid to a payer")
-    pay = port.issue_voucher if row.remedy == "voucher" else port.refund
+    by_remedy = {"voucher": port.issue_voucher, "statutory": port.pay_damages}
+    pay = by_remedy.get(row.remedy, port.refund)
     receipt = pay(row.order_id, row.amount_fen, row.payout_key)
     row.status, row.paid_at, row.payment_reference = "paid", now, receipt.reference[:120]
     case = get_case(session=session, case_id=row.case_id)

@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from werkzeug.datastructures import MultiDict
 
@@ -59,6 +60,7 @@ from complaints.payments import PaymentFailed
 from complaints.refunds import OrdersPayments
 from complaints.sla import default_policies
 from complaints.survey import SurveyError
+from orders import service as orders_service
 from trace.access import Viewer as TraceViewer
 from web.auth import current_user, roles_required
 from web.db import get_session
@@ -854,6 +856,17 @@ def hold_page():  # type: ignore[no-untyped-def]
     return _back_to_affected(kind, ident, case_id)
 
 
+def payments_port(session: Session) -> OrdersPayments:
+    """The orders module's payment interface with this deployment's gateway and rules
+    (`ORDERS_PAYMENT_GATEWAY` and the other `ORDERS_...` settings)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    name = current_app.config.get("ORDERS_PAYMENT_GATEWAY", "simulated")
+    gateway = orders_service.gateway_for(engine, name)
+    config = orders_service.OrdersConfig.from_mapping(current_app.config)
+    return OrdersPayments(session, actor(), gateway=gateway, config=config)
+
+
 @bp.post("/cases/<int:case_id>/compensation/<int:compensation_id>/pay")
 @roles_required(*STAFF)
 def payout_page(case_id: int, compensation_id: int):  # type: ignore[no-untyped-def]
@@ -862,7 +875,7 @@ def payout_page(case_id: int, compensation_id: int):  # type: ignore[no-untyped-
         payouts.pay_compensation(
             session=session,
             compensation_id=compensation_id,
-            port=OrdersPayments(session, actor()),
+            port=payments_port(session),
             actor=actor(),
             case_id=case_id,
         )

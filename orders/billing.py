@@ -24,16 +24,24 @@ from sqlmodel import Session, col
 
 import ledger
 from columns import utcnow
-from orders import states
+from orders import states, vouchers
 from orders.checkout import KEY_PATTERN
 from orders.errors import NotFound, RefundError
-from orders.models import REFUND_REQUESTED, REFUND_SETTLED, Order, Refund
+from orders.models import (
+    PAYOUT_REQUESTED,
+    PAYOUT_SETTLED,
+    REFUND_REQUESTED,
+    REFUND_SETTLED,
+    Order,
+    Refund,
+)
 from orders.payments import (
     GatewayError,
     GatewayUnavailable,
     PaymentDeclined,
     PaymentGateway,
     payment_reference,
+    payout_reference,
     refund_reference,
     retry_delay,
 )
@@ -43,6 +51,8 @@ from orders.rules import OrdersConfig
 log = logging.getLogger("foodtrace.orders.billing")
 RECONCILE_ACTOR = "system:reconcile"
 RECONCILE_WORKERS = 8  # charges in flight at once during reconciliation
+REFUND, PAYOUT = "refund", "payout"  # Refund.kind
+MAX_PAYOUT_FEN = 10**9  # ten million yuan: a larger payout is a typing error
 
 
 def charge(
@@ -53,7 +63,10 @@ def charge(
     timeout: float,
     actor: str = "system:payments",
 ) -> PaymentOutcome:
-    """Ask the gateway to charge an order; gateway trouble becomes an outcome, never an error."""
+    """Ask the gateway to charge an order; gateway trouble becomes an outcome, never an error.
+    Nothing to charge (a voucher paid the whole order) is paid at once, without the gateway."""
+    if amount_fen == 0:
+        return PaymentOutcome(order_id, "paid", actor=actor, at=utcnow())
     try:
         receipt = gateway.charge(
             reference=payment_reference(order_id), amount_fen=amount_fen, timeout=timeout
@@ -161,6 +174,7 @@ def reconcile_payments(
         session.commit()
     refunds = settle_pending_refunds(session=session, gateway=gateway, config=config, now=now)
     refund_rejected(session=session, gateway=gateway, config=config, now=now)
+    vouchers.restore_vouchers(session, now=now)  # discounts of orders not eaten go back
     count = {k: sum(1 for o in outcomes if o.outcome == k) for k in ("paid", "failed", "deferred")}
     return ReconcileReport(len(claimed), count["paid"], count["failed"], count["deferred"], refunds)
 
@@ -202,14 +216,15 @@ def _claim(
 
 @dataclass(frozen=True, slots=True)
 class RefundResult:
-    """A refund as the caller sees it: `status` pending (the gateway is down: it will be paid
-    by reconciliation, same reference), succeeded, or failed."""
+    """A refund (or payout) as the caller sees it: `status` pending (the gateway is down: it
+    will be paid by reconciliation, same reference), succeeded, or failed."""
 
     refund_id: int
     order_id: int
     reference: str
     amount_fen: int
     status: str
+    kind: str = REFUND
 
 
 def refund(
@@ -233,6 +248,49 @@ def refund(
     is recorded as `orders.refund_settled`. When the gateway is down the refund stays
     `pending` and `reconcile_payments` completes it later with the same reference.
     """
+    return _money_back(
+        REFUND, session, gateway, order_id, amount_fen, idempotency_key, actor, config, reason, now
+    )
+
+
+def payout(
+    *,
+    session: Session,
+    gateway: PaymentGateway,
+    order_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+    actor: str,
+    config: OrdersConfig,
+    reason: str = "",
+    now: datetime | None = None,
+) -> RefundResult:
+    """Pay `amount_fen` to the payer of a paid order, once per (order, idempotency_key).
+
+    For statutory damages (complaints): the amount is the payout's own, not bounded by the
+    price (1 fen to MAX_PAYOUT_FEN), and leaves the order's `refunded_fen` alone. Otherwise
+    it behaves as `refund`: recorded (`orders.payout_requested`) before the gateway's
+    `payout` is asked, settled (`orders.payout_settled`), pending while the gateway is down
+    and completed by `reconcile_payments` with the same reference. A key used for a refund
+    of the order cannot be reused for a payout (RefundError).
+    """
+    return _money_back(
+        PAYOUT, session, gateway, order_id, amount_fen, idempotency_key, actor, config, reason, now
+    )
+
+
+def _money_back(
+    kind: str,
+    session: Session,
+    gateway: PaymentGateway,
+    order_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+    actor: str,
+    config: OrdersConfig,
+    reason: str,
+    now: datetime | None,
+) -> RefundResult:
     if not KEY_PATTERN.fullmatch(idempotency_key or ""):
         raise RefundError(
             "the idempotency key must be 1-200 visible ASCII characters", field="idempotency_key"
@@ -240,21 +298,23 @@ def refund(
     row = _existing_refund(session, order_id, idempotency_key)
     if row is None:
         try:
-            row = _request_refund(
-                session, order_id, amount_fen, idempotency_key, actor, reason, now
-            )
+            row = _request(kind, session, order_id, amount_fen, idempotency_key, actor, reason, now)
         except IntegrityError:  # a concurrent call with the same key won
             session.rollback()
             row = _existing_refund(session, order_id, idempotency_key)
             assert row is not None
+    if row.kind != kind:
+        raise RefundError(
+            f"this key was used for a {row.kind} of the order", field="idempotency_key"
+        )
     if row.amount_fen != amount_fen:
         raise RefundError(
-            f"this key was used for a refund of {row.amount_fen} fen", field="idempotency_key"
+            f"this key was used for a {kind} of {row.amount_fen} fen", field="idempotency_key"
         )
     if row.status == "pending":
         row = _settle(session, gateway, row, actor, config, now)
     assert row.id is not None
-    result = RefundResult(row.id, row.order_id, row.reference, row.amount_fen, row.status)
+    result = RefundResult(row.id, row.order_id, row.reference, row.amount_fen, row.status, row.kind)
     session.commit()  # end the read (SQLite's BEGIN IMMEDIATE would hold the database)
     return result
 
@@ -264,7 +324,8 @@ def _existing_refund(session: Session, order_id: int, key: str) -> Refund | None
     return session.execute(stmt).scalars().first()
 
 
-def _request_refund(
+def _request(
+    kind: str,
     session: Session,
     order_id: int,
     amount: int,
@@ -275,34 +336,45 @@ def _request_refund(
 ) -> Refund:
     order = _locked_order(session, order_id)
     if order.payment_status != states.PAID:
-        raise RefundError("only a paid order can be refunded", field="order_id")
-    committed = session.execute(
-        select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
-            Refund.order_id == order_id, col(Refund.status).in_(["pending", "succeeded"])
-        )
-    ).scalar_one()
-    left = order.total_fen - int(committed)
-    if not isinstance(amount, int) or not 0 < amount <= left:
-        raise RefundError(f"the amount must be between 1 and {left} fen", field="amount_fen")
+        what = "be refunded" if kind == REFUND else "have its payer paid out"
+        raise RefundError(f"only a paid order can {what}", field="order_id")
+    if kind == REFUND:
+        committed = session.execute(
+            select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
+                Refund.order_id == order_id,
+                Refund.kind == REFUND,
+                col(Refund.status).in_(["pending", "succeeded"]),
+            )
+        ).scalar_one()
+        most = order.total_fen - int(committed)
+    else:
+        most = MAX_PAYOUT_FEN
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= most:
+        raise RefundError(f"the amount must be between 1 and {most} fen", field="amount_fen")
     reason = (reason or "").strip()[:300]
     digest = hashlib.sha256(key.encode()).hexdigest()
+    reference = (refund_reference if kind == REFUND else payout_reference)(order_id, digest)
     row = Refund(
         order_id=order_id,
         amount_fen=amount,
+        kind=kind,
         idempotency_key=key,
-        reference=refund_reference(order_id, digest),
+        reference=reference,
         reason=reason,
         created_at=now or utcnow(),
     )
     session.add(row)
     session.flush()
     payload = {
-        "order_id": order_id, "amount_fen": amount, "idempotency_key": key,
+        "order_id": order_id, "amount_fen": amount, "kind": kind, "idempotency_key": key,
         "reference": row.reference, "status": "pending", "reason": reason,
         "gateway_refund_id": None, "error": None,
     }  # fmt: skip
     event = ledger.Event(
-        REFUND_REQUESTED, payload, actor=actor, subject={"refund": row.id, "order": order_id}
+        REFUND_REQUESTED if kind == REFUND else PAYOUT_REQUESTED,
+        payload,
+        actor=actor,
+        subject={"refund": row.id, "order": order_id},
     )
     row.ledger_index = ledger.append(session, event).index
     session.commit()
@@ -327,14 +399,15 @@ def _settle(
     config: OrdersConfig,
     now: datetime | None,
 ) -> Refund:
-    """Ask the gateway for a pending refund and record its answer."""
+    """Ask the gateway for a pending refund (or payout) and record its answer."""
     order = session.get(Order, row.order_id)
     assert order is not None and row.id is not None
-    charge_ref, refund_id = order.payment_reference, row.id
+    charge_ref, refund_id, kind = order.payment_reference, row.id, row.kind
     session.commit()  # no transaction open while the gateway is asked
     status, gateway_id, error = "succeeded", None, None
+    ask = gateway.refund if kind == REFUND else gateway.payout
     try:
-        receipt = gateway.refund(
+        receipt = ask(
             reference=row.reference,
             charge_reference=charge_ref,
             amount_fen=row.amount_fen,
@@ -359,16 +432,16 @@ def _settle(
         error,
         at,
     )
-    if status == "succeeded":
-        order.refunded_fen += fresh.amount_fen
-    payload = {
-        "status": status,
-        "gateway_refund_id": gateway_id,
-        "error": error,
-        "refunded_fen": order.refunded_fen,
-    }
+    payload: dict[str, object] = {"status": status, "gateway_refund_id": gateway_id, "error": error}
+    if kind == REFUND:
+        if status == "succeeded":
+            order.refunded_fen += fresh.amount_fen
+        payload["refunded_fen"] = order.refunded_fen
     event = ledger.Event(
-        REFUND_SETTLED, payload, actor=actor, subject={"refund": refund_id, "order": order.id}
+        REFUND_SETTLED if kind == REFUND else PAYOUT_SETTLED,
+        payload,
+        actor=actor,
+        subject={"refund": refund_id, "order": order.id},
     )
     fresh.ledger_index = order.ledger_index = ledger.append(session, event).index
     session.add_all([fresh, order])
@@ -402,7 +475,7 @@ def settle_pending_refunds(
     now: datetime | None = None,
     limit: int = 100,
 ) -> int:
-    """Retry pending refunds that are due; returns how many were settled."""
+    """Retry pending refunds and payouts that are due; returns how many were settled."""
     now = now or utcnow()
     stmt = (
         select(Refund)

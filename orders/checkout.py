@@ -36,10 +36,13 @@ __all__ = [
     "order_total",
     "priced_lines",
     "request_digest",
+    "voucher_code",
 ]
 
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII, as HTTP header values are
 PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{3,19}")
+VOUCHER_CODE_PATTERN = re.compile(r"V[0-9A-HJKMNP-TV-Z]{10}")  # V + Crockford base32
+CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,9 @@ class OrderRequest:
     items: tuple[LineRequest, ...]
     address: Address
     idempotency_key: str
-    expected_total_fen: int | None = None
+    expected_total_fen: int | None = None  # of the lines, before any voucher
     note: str = ""
+    voucher_code: str | None = None  # a voucher of this customer's pays first (orders.vouchers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,25 @@ def normalised(request: OrderRequest, *, max_quantity: int, max_lines: int) -> O
         idempotency_key=request.idempotency_key,
         expected_total_fen=request.expected_total_fen,
         note=note,
+        voucher_code=voucher_code(request.voucher_code),
     )
+
+
+def voucher_code(typed: str | None) -> str | None:
+    """A typed voucher code in its stored form (upper case, spaces and dashes dropped, Crockford
+    look-alikes O→0, I/L→1), None when blank; InvalidOrder when it cannot be a code."""
+    if typed is None:
+        return None
+    code = "".join(typed.split()).replace("-", "").upper()
+    if not code:
+        return None
+    code = code[:1] + code[1:].translate(CROCKFORD_ALIASES)
+    if not VOUCHER_CODE_PATTERN.fullmatch(code):
+        raise InvalidOrder(
+            "not a voucher code (V and 10 letters or digits, as on the voucher)",
+            field="voucher_code",
+        )
+    return code
 
 
 def request_digest(request: OrderRequest) -> str:
@@ -161,6 +183,8 @@ def request_digest(request: OrderRequest) -> str:
         "expected_total_fen": request.expected_total_fen,
         "note": request.note,
     }
+    if request.voucher_code is not None:  # only then: digests without one stay as they were
+        body["voucher_code"] = request.voucher_code
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 

@@ -59,6 +59,22 @@ class RefundError(OrderError):
     """A refund that cannot be made (order not paid, amount too large, key reused)."""
 
 
+class VoucherError(OrderError):
+    """A voucher that cannot be issued as asked (source order not paid, amount out of range)."""
+
+
+class VoucherConflict(VoucherError):
+    """The voucher's idempotency key was used before for another amount or order."""
+
+
+class UnknownVoucher(OrderError):
+    """No voucher with that code among the customer's own (also: a code of someone else's)."""
+
+
+class VoucherUnusable(OrderError):
+    """The customer's voucher cannot pay now: it has expired or has no balance left."""
+
+
 class NotFound(LookupError):
     """No such order, menu item, batch or delivery (or none the caller may see)."""
 

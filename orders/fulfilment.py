@@ -3,7 +3,8 @@
 Each change is a ledger entry naming the merchant user who made it. Rejecting gives the
 order's portions back to their batches (the trace allocation stays in the log: it happened,
 and the order's status says the food never left); a paid rejected order is refunded in full
-(orders.billing.refund_rejected); a charge still deferred is voided, so nobody charges it.
+(orders.billing.refund_rejected); a charge still deferred is voided, so nobody charges it; what
+a voucher paid goes back on the voucher in the same transaction (orders.vouchers).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlmodel import Session
 
 import ledger
 from columns import utcnow
-from orders import states
+from orders import states, vouchers
 from orders.access import Actor
 from orders.errors import Forbidden, InvalidOrder, InvalidTransition, NotFound
 from orders.models import ORDER_ACCEPTED, ORDER_READY, ORDER_REJECTED, MenuBatch, Order
@@ -43,7 +44,13 @@ def _kitchen(actor: Actor, order: Order) -> None:
 
 
 def _record(
-    session: Session, order: Order, kind: str, payload: dict[str, Any], actor: Actor
+    session: Session,
+    order: Order,
+    kind: str,
+    payload: dict[str, Any],
+    actor: Actor,
+    *,
+    commit: bool = True,
 ) -> Order:
     event = ledger.Event(
         kind,
@@ -53,7 +60,8 @@ def _record(
     )
     order.ledger_index = ledger.append(session, event).index
     session.add(order)
-    session.commit()
+    if commit:
+        session.commit()
     return order
 
 
@@ -110,7 +118,21 @@ def reject(
             .values(allocated=table.c.allocated - bindparam("n")),
             [{"mb_id": k, "n": v} for k, v in sorted(back.items())],
         )
-    return _record(session, order, ORDER_REJECTED, payload, actor)
+    owed = None
+    if order.voucher_id is not None and vouchers.needs_restore(
+        order.status, order.voucher_id, order.voucher_restored_at
+    ):
+        assert order.id is not None
+        owed = vouchers.ToRestore(order.id, order.voucher_id, order.discount_fen)
+        vouchers.load(session, ids=[order.voucher_id])  # locked before the ledger head
+    _record(session, order, ORDER_REJECTED, payload, actor, commit=False)
+    if owed is not None:  # what the voucher paid goes back on it, in this transaction
+        at = now or utcnow()
+        indexes = vouchers.give_back(session, [owed], actor=actor.ledger_actor, now=at)
+        order.voucher_restored_at, order.ledger_index = at, indexes[owed.order_id]
+        session.add(order)
+    session.commit()
+    return order
 
 
 def _lock_batches(session: Session, ids: list[int]) -> None:

@@ -144,6 +144,12 @@ class SimulatedGateway:
         """Refund part of a charge once per reference (declined if the charge is unknown)."""
         return self._process("refund", reference, amount_fen, charge_reference, timeout)
 
+    def payout(
+        self, *, reference: str, charge_reference: str, amount_fen: int, timeout: float
+    ) -> Receipt:
+        """Transfer to the payer of a charge once per reference (declined if it is unknown)."""
+        return self._process("payout", reference, amount_fen, charge_reference, timeout)
+
     def _process(
         self, kind: str, reference: str, amount: int, charge_ref: str | None, timeout: float
     ) -> Receipt:
@@ -176,7 +182,7 @@ class SimulatedGateway:
         The common case - a new charge while healthy - is one INSERT ... ON CONFLICT DO NOTHING
         (the unique reference refuses a duplicate atomically, across processes).
         """
-        may_decline = kind == "refund" or (kind == "charge" and state.mode == "failing")
+        may_decline = kind != "charge" or state.mode == "failing"
         with self.engine.begin() as conn:
             if not may_decline:
                 new_id = conn.execute(
@@ -194,10 +200,10 @@ class SimulatedGateway:
                 return Receipt(reference, f"sim-{row[0]}", int(row[1]), duplicate=True)
             if kind == "charge" and self.rng.random() < state.failure_rate:
                 raise PaymentDeclined("the payment was declined")
-            if kind == "refund":
+            if kind != "charge":  # a refund or payout goes back to the payer of a known charge
                 charged = select(SimCharge.id).where(SimCharge.reference == charge_ref)
                 if charge_ref is None or conn.execute(charged).first() is None:
-                    raise PaymentDeclined(f"no charge {charge_ref} to refund")
+                    raise PaymentDeclined(f"no charge {charge_ref} to {kind} against")
             new_id = conn.execute(
                 insert(SimCharge).returning(SimCharge.id),
                 {

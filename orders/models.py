@@ -1,5 +1,5 @@
 """Ordering tables: menus, the batches each menu item is served from, orders and their lines,
-deliveries, refunds, and the simulated payment gateway's own storage.
+deliveries, refunds, vouchers, and the simulated payment gateway's own storage.
 
 Every domain row is written by a service together with its ledger entry and records that
 entry's index; `PROJECTIONS` tells `ledger verify` how to re-derive each table. Personal data
@@ -37,7 +37,13 @@ __all__ = [
     "Refund",
     "SimCharge",
     "SimGatewayState",
+    "Voucher",
 ]
+
+
+VOUCHER_TO_RESTORE = (
+    "voucher_id IS NOT NULL AND voucher_restored_at IS NULL AND status IN ('rejected', 'cancelled')"
+)
 
 
 def _ledger_index() -> Any:
@@ -111,6 +117,13 @@ class Order(SQLModel, table=True):
             sqlite_where=text("status IN ('rejected', 'cancelled')"),
             postgresql_where=text("status IN ('rejected', 'cancelled')"),
         ),
+        # the few voucher orders not eaten whose discount is still to go back (orders.vouchers)
+        Index(
+            "ix_orders_voucher_to_restore",
+            "id",
+            sqlite_where=text(VOUCHER_TO_RESTORE),
+            postgresql_where=text(VOUCHER_TO_RESTORE),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,6 +149,12 @@ class Order(SQLModel, table=True):
     payment_attempts: int = Field(default=0)  # operational: retry schedule
     next_payment_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     refunded_fen: int = Field(default=0)
+    # a voucher paid `discount_fen` of the lines; total_fen is what is charged (lines - discount)
+    voucher_id: int | None = Field(default=None)
+    discount_fen: int = Field(default=0)
+    voucher_restored_at: datetime | None = Field(  # the discount went back on the voucher
+        default=None, sa_column=utc_column(nullable=True)
+    )
     personal_erased_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     placed_index: int | None = _ledger_index()  # the order.placed entry (holds the digests)
     ledger_index: int | None = _ledger_index()
@@ -177,7 +196,11 @@ class Delivery(SQLModel, table=True):
 
 
 class Refund(SQLModel, table=True):
-    """Money paid back on an order; (order_id, idempotency_key) is unique, so a retry pays once."""
+    """Money paid back on an order; (order_id, idempotency_key) is unique, so a retry pays once.
+
+    `kind` "refund" gives back part of the charge (at most what was paid); "payout" pays the
+    order's payer an amount of its own (statutory damages), not bounded by the charge.
+    """
 
     __tablename__ = "order_refunds"
     __table_args__ = (
@@ -187,6 +210,7 @@ class Refund(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     amount_fen: int
+    kind: str = Field(default="refund", max_length=10)  # refund | payout
     idempotency_key: str = Field(max_length=200)
     reference: str = Field(max_length=80, unique=True)
     status: str = Field(default="pending", max_length=16)  # pending | succeeded | failed
@@ -197,6 +221,30 @@ class Refund(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     settled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    ledger_index: int | None = _ledger_index()
+
+
+class Voucher(SQLModel, table=True):
+    """Credit for a customer, spent at checkout: `balance_fen` of `amount_fen` is left.
+
+    Issued once per `idempotency_key` (the complaint desk's payout key) to the customer of
+    `source_order_id`; `code` (V + 10 Crockford base32 characters) is what the student types,
+    and only its owner can spend it. An order it paid records `voucher_id` and `discount_fen`.
+    """
+
+    __tablename__ = "order_vouchers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    amount_fen: int
+    balance_fen: int
+    idempotency_key: str = Field(max_length=200, unique=True)
+    source_order_id: int = Field(foreign_key="orders.id", index=True)
+    reason: str = Field(default="", max_length=300)
+    issued_by: str = Field(max_length=80)
+    issued_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
     ledger_index: int | None = _ledger_index()
 
 
@@ -221,7 +269,7 @@ class SimCharge(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=80, unique=True)
-    kind: str = Field(max_length=8)  # charge | refund
+    kind: str = Field(max_length=8)  # charge | refund | payout
     amount_fen: int
     charge_reference: str | None = Field(default=None, max_length=80)  # a refund's charge
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
@@ -244,8 +292,13 @@ DELIVERY_PICKED_UP = "orders.delivery_picked_up"
 DELIVERY_DROPPED_OFF = "orders.delivery_dropped_off"
 REFUND_REQUESTED = "orders.refund_requested"
 REFUND_SETTLED = "orders.refund_settled"
+PAYOUT_REQUESTED = "orders.payout_requested"
+PAYOUT_SETTLED = "orders.payout_settled"
 PERSONAL_ERASED = "orders.personal_data_erased"
 GATEWAY_MODE_SET = "orders.gateway_mode_set"
+VOUCHER_ISSUED = "orders.voucher_issued"
+VOUCHER_REDEEMED = "orders.voucher_redeemed"
+VOUCHER_RESTORED = "orders.voucher_restored"
 
 # The order row's columns and the payload fields that set them (order entries say
 # "order_status", delivery entries "delivery_status": one entry may write both rows).
@@ -269,6 +322,9 @@ ORDER_COLUMNS = {
     "paid_at": "paid_at",
     "payment_error": "payment_error",
     "refunded_fen": "refunded_fen",
+    "voucher_id": "voucher_id",
+    "discount_fen": "discount_fen",
+    "voucher_restored_at": "voucher_restored_at",
     "personal_erased_at": "personal_erased_at",
 }
 PERSONAL_FIELDS = frozenset({"building", "room", "phone"})
@@ -286,6 +342,10 @@ DELIVERY_COLUMNS = {
     "picked_up_at": "picked_up_at",
     "dropped_off_at": "dropped_off_at",
 }
+VOUCHER_COLUMNS = (
+    "code", "user_id", "amount_fen", "balance_fen", "idempotency_key", "source_order_id",
+    "reason", "issued_by", "issued_at", "expires_at",
+)  # fmt: skip
 MENU_ITEM_COLUMNS = (
     "merchant_id",
     "product_id",
@@ -313,7 +373,7 @@ PROJECTIONS = (
         writes={
             ORDER_PLACED, PAYMENT_CHARGED, PAYMENT_DEFERRED, PAYMENT_FAILED, ORDER_ACCEPTED,
             ORDER_REJECTED, ORDER_READY, DELIVERY_PICKED_UP, DELIVERY_DROPPED_OFF,
-            REFUND_SETTLED, PERSONAL_ERASED,
+            REFUND_SETTLED, PERSONAL_ERASED, VOUCHER_RESTORED,
         },
         key="subject.order",
         columns=ORDER_COLUMNS,
@@ -329,12 +389,18 @@ PROJECTIONS = (
     ),
     ledger.TableProjection(
         table="order_refunds",
-        writes={REFUND_REQUESTED, REFUND_SETTLED},
+        writes={REFUND_REQUESTED, REFUND_SETTLED, PAYOUT_REQUESTED, PAYOUT_SETTLED},
         key="subject.refund",
         columns=[
-            "order_id", "amount_fen", "idempotency_key", "reference", "status", "reason",
+            "order_id", "amount_fen", "kind", "idempotency_key", "reference", "status", "reason",
             "gateway_refund_id", "error",
         ],
+    ),
+    ledger.TableProjection(
+        table="order_vouchers",
+        writes={VOUCHER_ISSUED, VOUCHER_REDEEMED, VOUCHER_RESTORED},
+        key="subject.voucher",
+        columns=VOUCHER_COLUMNS,
     ),
     ledger.TableProjection(
         table="payment_sim_state", writes={GATEWAY_MODE_SET}, key="subject.gateway",

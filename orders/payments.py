@@ -12,6 +12,9 @@ Outcomes: a `Receipt` (done, or done before under the same reference: `duplicate
 
 Refunds for complaints go through `orders.service.refund(...)`, which records them in the ledger
 and calls `PaymentGateway.refund` with a reference derived from the refund's idempotency key.
+Statutory damages (complaints) are larger than the price paid, so they cannot be a refund of the
+charge: `orders.service.payout(...)` pays them to the payer of the order's charge through
+`PaymentGateway.payout` (a provider's transfer to the payer's account), recorded the same way.
 """
 
 from __future__ import annotations
@@ -66,6 +69,13 @@ class PaymentGateway(Protocol):
         """Pay back part or all of the charge `charge_reference`, once per `reference`."""
         ...
 
+    def payout(
+        self, *, reference: str, charge_reference: str, amount_fen: int, timeout: float
+    ) -> Receipt:
+        """Pay `amount_fen` to the payer of the charge `charge_reference` (a transfer to their
+        account, not bounded by the charge), once per `reference`."""
+        ...
+
     def lookup(self, *, reference: str) -> Receipt | None:
         """The receipt of a reference already processed, or None."""
         ...
@@ -79,6 +89,11 @@ def payment_reference(order_id: int) -> str:
 def refund_reference(order_id: int, key_digest: str) -> str:
     """The reference of a refund: the order and (a digest of) the caller's idempotency key."""
     return f"refund-{order_id}-{key_digest[:24]}"
+
+
+def payout_reference(order_id: int, key_digest: str) -> str:
+    """The reference of a payout to an order's payer: the order and the key's digest."""
+    return f"payout-{order_id}-{key_digest[:24]}"
 
 
 def retry_delay(attempts: int, *, base: float, cap: float, jitter: float = 1.0) -> float:

@@ -16,6 +16,7 @@ second run finds the committed order.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +24,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session
 
 import ledger
 from columns import utcnow
-from orders import checkout, states
+from orders import checkout, states, vouchers
 from orders.allocation import OpenBatch, Shortfall, Stock, Take
 from orders.checkout import MenuEntry, OrderRequest, PricedLine
 from orders.errors import IdempotencyConflict, ItemUnavailable, OrderError, SoldOut, UnknownMerchant
@@ -67,6 +69,8 @@ class Placed:
     created_at: datetime | None = None
     merchant_name: str = ""
     request: OrderRequest | None = None  # as normalised and stored
+    discount_fen: int = 0  # what the voucher paid of the lines (set when created)
+    voucher_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +149,9 @@ class _Pending:
     lines: list[PricedLine] = field(default_factory=list)
     takes: list[list[Take]] = field(default_factory=list)
     merchant_name: str = ""
+    voucher: vouchers.BatchVoucher | None = None
+    discount: int = 0
+    balance_after: int = 0  # the voucher's balance once this order took its discount
 
 
 def _write(
@@ -167,8 +174,38 @@ def _write(
         for r in stock_rows
         if r["closed_at"] is None and r["status"] == "active" and r["portions"] > r["allocated"]
     )
+    cancelled: list[int] = []
+    events, after_append = _payment_effects(orders, outcomes, result, config, now, cancelled)
+    # Vouchers (locked after the menu batches): only when a request names one or a cancelled
+    # order gives one back - the common batch runs no voucher query at all.
+    restoring = [
+        vouchers.ToRestore(i, orders[i]["voucher_id"], orders[i]["discount_fen"])
+        for i in cancelled
+        if vouchers.needs_restore(
+            states.CANCELLED, orders[i]["voucher_id"], orders[i]["voucher_restored_at"]
+        )
+    ]
+    codes = {p.request.voucher_code for p in pending if p.request.voucher_code}
+    credit: vouchers.Redemptions | None = None
+    restored: dict[int, ledger.Event] = {}
+    if codes or restoring:
+        found = vouchers.load(session, codes=codes, ids=[r.voucher_id for r in restoring])
+        credit = vouchers.Redemptions(found, now)
+        actor_of = {o.order_id: o.actor for o in outcomes}
+        for r in restoring:  # first: an order of this batch may spend what comes back
+            restored[r.order_id] = credit.give_back(
+                r.voucher_id, order_id=r.order_id, amount=r.discount_fen, actor=actor_of[r.order_id]
+            )
+            events.append(restored[r.order_id])
     placing: list[_Pending] = []
     for p in pending:
+        code = p.request.voucher_code
+        if code and credit is not None:
+            try:
+                p.voucher = credit.usable(code, p.request.user_id)
+            except OrderError as exc:
+                result.placed[p.position] = exc
+                continue
         try:
             p.takes = stock.take_all([(line.menu_item_id, line.quantity) for line in p.lines])
         except Shortfall as short:
@@ -180,8 +217,13 @@ def _write(
                 left or f"{name} is sold out", field=f"items[{i}].quantity"
             )
             continue
+        if p.voucher is not None and credit is not None:  # spent only once its stock is served
+            lines_total = checkout.order_total(p.lines)
+            if lines_total > 0:
+                p.discount, p.balance_after = credit.take(p.voucher, lines_total)
+            else:
+                p.voucher = None  # nothing to pay: the voucher stays as it is
         placing.append(p)
-    events, after_append = _payment_effects(orders, outcomes, result, config, now)
     order_ids, line_ids = _next_ids(session, len(placing), sum(len(p.lines) for p in placing))
     allocations, order_rows, line_rows, deltas = [], [], [], {}
     lines_iter = iter(line_ids)
@@ -210,9 +252,15 @@ def _write(
             for take in takes:
                 allocations.append((line_id, take.batch_id, float(take.quantity), now))
                 deltas[take.menu_batch_id] = deltas.get(take.menu_batch_id, 0) + take.quantity
+        if p.voucher is not None and credit is not None:
+            events.append(
+                credit.redeemed(
+                    p.voucher, order_id=order_id, discount=p.discount, balance_after=p.balance_after
+                )
+            )
         result.placed[p.position] = Placed(
             order_id, True, order_rows[-1]["total_fen"], tuple(p.lines), tuple(ids_of_lines),
-            now, p.merchant_name, req,
+            now, p.merchant_name, req, p.discount, order_rows[-1]["voucher_id"],
         )  # fmt: skip
     for menu_batch_id, quantity in releases.items():
         deltas[menu_batch_id] = deltas.get(menu_batch_id, 0) - quantity
@@ -232,9 +280,27 @@ def _write(
         session.execute(insert(OrderLine.__table__), line_rows)  # type: ignore[attr-defined]
     _apply_deltas(session, deltas)
     after_append(session, index_of)
+    if credit is not None:
+        credit.write(session, index_of)
+        _mark_restored(session, restored, index_of, now)
     session.commit()
     _follow(followers, result)
     return result
+
+
+def _mark_restored(
+    session: Session, restored: dict[int, ledger.Event], index_of: dict[int, int], now: datetime
+) -> None:
+    """Cancelled orders whose discount went back: restored now, that entry their last."""
+    if not restored:
+        return
+    table = Order.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("o_id"))
+        .values(voucher_restored_at=now, ledger_index=bindparam("o_index")),
+        [{"o_id": k, "o_index": index_of[id(e)]} for k, e in sorted(restored.items())],
+    )
 
 
 def _checked(
@@ -263,14 +329,11 @@ def _resolve_keys(
         return [], []
     pairs = {(p.request.user_id, p.request.idempotency_key) for p in pending}
     found: dict[tuple[int, str], tuple[int, str]] = {}
-    # One OR of (user, key) equalities per chunk: each term is a probe of uq_orders_user_key.
-    # SQLite plans the row-value form `(user_id, key) IN (...)` as a scan of every order.
     for part in _chunks(sorted(pairs), 200):
-        rows = session.execute(
-            select(Order.user_id, Order.idempotency_key, Order.id, Order.request_digest).where(
-                or_(*(and_(Order.user_id == u, Order.idempotency_key == k) for u, k in part))
-            )
-        )
+        params = {}
+        for i, (user, key) in enumerate(part):
+            params[f"u{i}"], params[f"k{i}"] = user, key
+        rows = session.execute(_keys_lookup(len(part)), params)
         found.update({(u, k): (i, d) for u, k, i, d in rows})
     out: list[_Pending] = []
     followers: list[tuple[_Pending, _Pending]] = []
@@ -288,6 +351,18 @@ def _resolve_keys(
             first[key] = p
             out.append(p)
     return out, followers
+
+
+@functools.cache
+def _keys_lookup(n: int) -> TextClause:
+    """Orders of n (user, key) pairs: an OR of equalities, each a probe of uq_orders_user_key
+    (SQLite plans the row-value form `(user_id, key) IN (...)` as a scan of every order).
+    Prebuilt text per size: building and compiling 400 Core comparisons per batch cost more
+    than the lookup itself."""
+    terms = " OR ".join(f"(user_id = :u{i} AND idempotency_key = :k{i})" for i in range(n))
+    return text(
+        f"SELECT user_id, idempotency_key, id, request_digest FROM orders WHERE {terms}"  # noqa: S608 (bind parameters only)
+    )
 
 
 def _conflict() -> IdempotencyConflict:
@@ -435,10 +510,12 @@ def _order_row(order_id: int, p: _Pending, now: datetime) -> dict[str, Any]:
         "id": order_id, "user_id": req.user_id, "merchant_id": req.merchant_id,
         "idempotency_key": req.idempotency_key, "request_digest": p.digest,
         "status": states.PLACED, "payment_status": states.PENDING,
-        "total_fen": checkout.order_total(p.lines), "building": req.address.building,
+        "total_fen": checkout.order_total(p.lines) - p.discount,
+        "building": req.address.building,
         "room": req.address.room, "phone": req.address.phone, "note": req.note,
         "created_at": now, "payment_reference": payment_reference(order_id),
         "payment_attempts": 0, "refunded_fen": 0,
+        "voucher_id": p.voucher.id if p.voucher is not None else None, "discount_fen": p.discount,
     }  # fmt: skip
 
 
@@ -450,6 +527,7 @@ def _placed_event(row: dict[str, Any]) -> ledger.Event:
         "total_fen": row["total_fen"], "building": row["building"], "room": row["room"],
         "phone": row["phone"], "note": row["note"],
         "payment_reference": row["payment_reference"], "refunded_fen": 0,
+        "voucher_id": row["voucher_id"], "discount_fen": row["discount_fen"],
     }  # fmt: skip
     return ledger.Event(
         ORDER_PLACED,
@@ -468,9 +546,10 @@ def _orders_of(session: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]
     ids = sorted(set(ids))
     if not ids:
         return {}
-    stmt = select(Order.id, Order.status, Order.payment_status, Order.payment_attempts).where(
-        Order.id.in_(ids)
-    )  # type: ignore[union-attr]
+    stmt = select(
+        Order.id, Order.status, Order.payment_status, Order.payment_attempts, Order.voucher_id,
+        Order.discount_fen, Order.voucher_restored_at,
+    ).where(Order.id.in_(ids))  # type: ignore[union-attr]  # fmt: skip
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return {row[0]: dict(row._mapping) for row in session.execute(stmt)}
@@ -516,9 +595,10 @@ def _payment_effects(
     result: BatchResult,
     config: OrdersConfig,
     now: datetime,
+    cancelled: list[int],
 ) -> tuple[list[ledger.Event], Any]:
     """Entries for outcomes that change an order, and a function applying the row updates once
-    the entries have indexes."""
+    the entries have indexes; the ids of the orders a failed payment cancels go to `cancelled`."""
     events: list[ledger.Event] = []
     updates: list[tuple[dict[str, Any], ledger.Event | None]] = []
     done: set[int] = set()
@@ -543,6 +623,8 @@ def _payment_effects(
                 "next_payment_at": None, "status": states.after_failed_payment(row["status"]),
             }  # fmt: skip
             kind = PAYMENT_FAILED
+            if values["status"] == states.CANCELLED != row["status"]:
+                cancelled.append(o.order_id)
         else:
             attempts = row["payment_attempts"] + 1
             delay = retry_delay(

@@ -29,6 +29,7 @@ CONFIG_KEYS = {
     "ORDERS_MERCHANT_PER_SECOND": "merchant_orders_per_second",
     "ORDERS_MAX_IN_FLIGHT": "max_in_flight",
     "ORDERS_MAX_IN_FLIGHT_PER_PROCESS": "max_in_flight_per_process",
+    "ORDERS_VOUCHER_VALID_DAYS": "voucher_valid_days",
 }
 
 
@@ -58,6 +59,7 @@ class OrdersConfig:
     merchant_orders_per_second: int
     max_in_flight: int
     max_in_flight_per_process: int
+    voucher_valid_days: int = 90
     group_commit: bool = True
     edge_gate: bool = True  # ORDERS_EDGE_GATE: admit API orders in the WSGI gate (orders.edge)
 

@@ -3,7 +3,8 @@
 The work is done in modules named for each part of the flow - orders.menu (menus and batches),
 orders.placement (placing orders, recording payment outcomes), orders.billing (charges,
 reconciliation, refunds), orders.fulfilment (the kitchen), orders.delivery (couriers),
-orders.queries (reading, scoped to the caller), orders.retention - and re-exported here.
+orders.queries (reading, scoped to the caller), orders.retention, orders.vouchers (compensation
+vouchers: issue, spend at checkout, give back) - and re-exported here.
 Every write validates its input, writes rows and their ledger entries in one transaction, and
 commits once; none calls a payment gateway inside a transaction.
 """
@@ -23,6 +24,7 @@ from orders.billing import (
     refund_rejected,
     settle_pending_refunds,
 )
+from orders.billing import payout as _payout
 from orders.billing import refund as _refund
 from orders.checkout import Address, LineRequest, OrderRequest
 from orders.delivery import assign, dropoff, pickup
@@ -44,6 +46,7 @@ from orders.placement import PaymentOutcome, Placed, place_order, record_payment
 from orders.queries import OrderFilter, courier_board, get_order, incoming, list_orders
 from orders.retention import erase_expired_personal_data
 from orders.rules import OrdersConfig
+from orders.vouchers import VoucherResult, issue_voucher, list_vouchers, restore_vouchers
 
 __all__ = [
     "Actor",
@@ -57,6 +60,7 @@ __all__ = [
     "Placed",
     "ReconcileReport",
     "RefundResult",
+    "VoucherResult",
     "accept",
     "assign",
     "charge",
@@ -68,12 +72,15 @@ __all__ = [
     "gateway_mode",
     "get_order",
     "incoming",
+    "issue_voucher",
     "list_orders",
+    "list_vouchers",
     "mark_ready",
     "menu_of",
     "merchants",
     "open_batch",
     "pay_order",
+    "payout",
     "pickup",
     "place_order",
     "produce_and_open",
@@ -82,6 +89,7 @@ __all__ = [
     "refund",
     "refund_rejected",
     "reject",
+    "restore_vouchers",
     "save_menu_item",
     "set_available",
     "set_gateway_mode",
@@ -125,6 +133,38 @@ def refund(
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     return _refund(
+        session=session,
+        gateway=gateway or gateway_for(engine),
+        order_id=order_id,
+        amount_fen=amount_fen,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        config=config or OrdersConfig.from_mapping(),
+        reason=reason,
+    )
+
+
+def payout(
+    *,
+    session: Session,
+    order_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+    actor: str,
+    reason: str = "",
+    gateway: PaymentGateway | None = None,
+    config: OrdersConfig | None = None,
+) -> RefundResult:
+    """Pay `amount_fen` to the payer of a paid order (statutory damages), once per key.
+
+    The payout interface of the payment flow, beside `refund`: the complaint desk pays
+    statutory (art. 148) damages through it, which are larger than the price and so cannot be
+    a refund of the charge. Same results and errors as `refund`, but the amount is not bounded
+    by the price and the order's `refunded_fen` is left alone (see orders.billing.payout).
+    """
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    return _payout(
         session=session,
         gateway=gateway or gateway_for(engine),
         order_id=order_id,

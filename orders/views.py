@@ -31,7 +31,7 @@ from flask_babel import gettext as _
 from accounts.models import Role
 from app import make_engine
 from columns import utcnow
-from orders import billing, errors, menu, placement, queries, states, tracing
+from orders import billing, errors, menu, placement, queries, states, tracing, vouchers
 from orders.access import Actor
 from orders.admission import Admission, Overloaded
 from orders.checkout import Address, LineRequest, OrderRequest
@@ -49,7 +49,11 @@ from web.i18n import N_
 # Links this domain adds to each role's home page (collected by web.factory); the kitchen,
 # courier, desk and payment pages are in orders.staff.views.
 HOME_LINKS = {
-    "student": [(N_("Order food"), "/orders/"), (N_("My orders"), "/orders/history")],
+    "student": [
+        (N_("Order food"), "/orders/"),
+        (N_("My orders"), "/orders/history"),
+        (N_("My vouchers"), "/orders/vouchers"),
+    ],
     "merchant": [
         (N_("Incoming orders"), "/orders/kitchen"),
         (N_("Menu and batches"), "/orders/kitchen/menu"),
@@ -77,6 +81,11 @@ def N_(message: str) -> str:
     return message
 
 
+VOUCHER_LABELS = {
+    "usable": N_("Usable"),
+    "spent": N_("Spent"),
+    "expired": N_("Expired"),
+}
 CLASS_LABELS = {
     "hot": N_("Hot food"),
     "cold": N_("Chilled food"),
@@ -392,6 +401,12 @@ def cart_page():  # type: ignore[no-untyped-def]
             if key in by_id:
                 lines.append((by_id[key], int(quantity)))
     total = sum(line.item.price_fen * quantity for line, quantity in lines)
+    usable = []
+    if lines:  # the student's vouchers that can pay now, soonest to expire first
+        found = vouchers.list_vouchers(
+            session=session_, actor=actor(), usable_only=True, per_page=vouchers.MAX_PER_PAGE
+        )
+        usable = sorted(found.items, key=lambda v: (v.voucher.expires_at, v.voucher.id or 0))
     return render_template(
         "orders/cart.html",
         cart=cart,
@@ -400,6 +415,8 @@ def cart_page():  # type: ignore[no-untyped-def]
         total=total,
         address=session.get(ADDRESS) or {},
         max_quantity=runtime().config.max_quantity_per_line,
+        vouchers=usable,
+        voucher_code=cart.get("voucher_code") or "",
     )
 
 
@@ -416,6 +433,9 @@ def checkout():  # type: ignore[no-untyped-def]
         phone=request.form.get("phone", ""),
     )
     session[ADDRESS] = {"building": address.building, "room": address.room, "phone": address.phone}
+    code = request.form.get("voucher_code", "").strip() or None
+    cart["voucher_code"] = code  # shown again if the order is refused
+    _save_cart(cart)
     who = actor()
     order_request = OrderRequest(
         user_id=who.user_id,
@@ -425,6 +445,7 @@ def checkout():  # type: ignore[no-untyped-def]
         idempotency_key=str(request.form.get("idempotency_key") or cart["key"]),
         expected_total_fen=_form_int("expected_total_fen"),
         note=request.form.get("note", ""),
+        voucher_code=code,
     )
     try:
         placed = place_and_pay(order_request).placed
@@ -474,6 +495,14 @@ def history_page():  # type: ignore[no-untyped-def]
     return render_template("orders/history.html", result=result)
 
 
+@bp.get("/vouchers")
+@roles_required(Role.STUDENT)
+def vouchers_page():  # type: ignore[no-untyped-def]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    result = vouchers.list_vouchers(session=get_session(), actor=actor(), page=page, per_page=20)
+    return render_template("orders/vouchers.html", result=result, status_labels=VOUCHER_LABELS)
+
+
 # --------------------------------------------------------------------------- wiring
 
 
@@ -491,6 +520,10 @@ def init_app(app: Flask) -> None:
         (errors.UnknownItem, 422, "unknown_item"),
         (errors.UnknownMerchant, 422, "unknown_merchant"),
         (errors.RefundError, 422, "refund_refused"),
+        (errors.UnknownVoucher, 422, "unknown_voucher"),
+        (errors.VoucherUnusable, 409, "voucher_unusable"),
+        (errors.VoucherConflict, 409, "voucher_conflict"),
+        (errors.VoucherError, 422, "voucher_refused"),
         (errors.OrderError, 422, "invalid_order"),
         (GatewayModeError, 422, "invalid_gateway_mode"),
         (errors.NotFound, 404, "not_found"),

@@ -2,7 +2,9 @@
 
 POST /orders needs an `Idempotency-Key` header: the same key and body return the original
 order (200, `Idempotent-Replayed: true`); the same key with another body is 422
-`idempotency_conflict`. Excess orders get 429 with Retry-After.
+`idempotency_conflict`. Excess orders get 429 with Retry-After. An order may name a
+`voucher_code`: the student's voucher pays first (`discount_fen`) and `total_fen` is what is
+charged; GET /vouchers lists the student's vouchers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pydantic import BaseModel, Field
 from accounts.models import Role
 from app import enqueue
 from columns import utcnow
-from orders import billing, delivery, fulfilment, menu, queries, states, tasks
+from orders import billing, delivery, fulfilment, menu, queries, states, tasks, vouchers
 from orders.checkout import Address, LineRequest, OrderRequest
 from orders.errors import InvalidOrder
 from orders.gateway_sim import gateway_mode, set_gateway_mode
@@ -58,8 +60,24 @@ class OrderIn(ApiModel):
     merchant_id: int
     items: list[ItemIn] = Field(max_length=100)
     address: AddressIn
-    expected_total_fen: int | None = Field(default=None, description="checked when given")
+    expected_total_fen: int | None = Field(
+        default=None,
+        description="the lines' total at menu prices, before any voucher (checked when given)",
+    )
     note: str = Field(default="", max_length=200)
+    voucher_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="one of your vouchers (GET /vouchers): it pays min(its balance, the total) "
+        "first; you are charged the rest",
+    )
+
+
+class VoucherQuery(BaseModel):
+    usable: bool = Field(default=False, description="only vouchers that can pay now")
+    user_id: int | None = Field(default=None, ge=1, description="desk, admin: one customer's")
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=20, ge=1, le=100)
 
 
 class IdPath(BaseModel):
@@ -127,6 +145,10 @@ def order_json(view: OrderView, *, who_role: str) -> JSON:
             "refunded_fen": o.refunded_fen,
         },
         "total_fen": o.total_fen,
+        "discount_fen": o.discount_fen,
+        "lines_total_fen": o.total_fen + o.discount_fen,
+        "voucher_id": o.voucher_id,
+        "voucher_restored_at": _iso(o.voucher_restored_at),
         "lines": [
             {
                 "id": line.id,
@@ -174,6 +196,10 @@ def created_json(done: Placement) -> JSON:
             "refunded_fen": 0,
         },
         "total_fen": placed.total_fen,
+        "discount_fen": placed.discount_fen,
+        "lines_total_fen": placed.total_fen + placed.discount_fen,
+        "voucher_id": placed.voucher_id,
+        "voucher_restored_at": None,
         "lines": [
             {
                 "id": line_id,
@@ -283,7 +309,14 @@ def api_menu(path: IdPath):  # type: ignore[no-untyped-def]
         "order is committed before the answer whatever the payment gateway did: "
         "`payment.status` is `paid`, `deferred` (charged when the payment service is back) or "
         "`failed`. 409 `sold_out`, `unavailable`, `price_mismatch`; 422 naming the field for "
-        "bad input; 429 with Retry-After when too many orders arrive."
+        "bad input; 429 with Retry-After when too many orders arrive. Vouchers: with "
+        "`voucher_code` one of your vouchers pays min(its balance, the lines' total) first "
+        "(`discount_fen`); `total_fen` is what is charged (`lines_total_fen` - `discount_fen`; "
+        "0: paid without the payment service); `expected_total_fen` is always the lines' total "
+        "before the voucher. A code that is not one of yours is 422 `unknown_voucher`, an "
+        "expired or spent one 409 `voucher_unusable`, both naming `voucher_code`; nothing is "
+        "ordered then. If the order is rejected or cancelled, the discount goes back on the "
+        "voucher."
     ),
 )
 @roles_required(Role.STUDENT)
@@ -305,6 +338,7 @@ def api_place_order(body: OrderIn):  # type: ignore[no-untyped-def]
         idempotency_key=key,
         expected_total_fen=body.expected_total_fen,
         note=body.note,
+        voucher_code=body.voucher_code,
     )
     done = place_and_pay(order_request)
     if done.payment is not None and done.recorded:
@@ -426,6 +460,55 @@ def api_dropoff(path: IdPath, body: DropoffIn):  # type: ignore[no-untyped-def]
         session=get_session(), actor=actor(), delivery_id=path.id, seal_number=body.seal_number
     )
     return _one(done.order_id)
+
+
+# --------------------------------------------------------------------------- vouchers
+
+
+def voucher_json(view: vouchers.VoucherView) -> JSON:
+    v = view.voucher
+    return {
+        "id": v.id,
+        "code": v.code,
+        "user_id": v.user_id,
+        "amount_fen": v.amount_fen,
+        "balance_fen": v.balance_fen,
+        "status": view.status,
+        "source_order_id": v.source_order_id,
+        "reason": v.reason,
+        "issued_at": _iso(v.issued_at),
+        "expires_at": _iso(v.expires_at),
+        "ledger_index": v.ledger_index,
+    }
+
+
+@api.get(
+    "/vouchers",
+    summary="Vouchers: a student's own; the desk's and admins' every one (filter user_id)",
+    description=(
+        "Compensation vouchers the complaint desk issued, newest first, paged. `status` is "
+        "`usable`, `spent` (no balance left) or `expired`; `usable=true` lists only those that "
+        "can pay now. Spend one with `voucher_code` on POST /orders. Merchants and couriers: "
+        "403."
+    ),
+)
+@roles_required(Role.STUDENT, *STAFF)
+def api_vouchers(query: VoucherQuery):  # type: ignore[no-untyped-def]
+    who = actor()
+    page = vouchers.list_vouchers(
+        session=get_session(),
+        actor=who,
+        user_id=query.user_id if who.is_staff else None,
+        usable_only=query.usable,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return {
+        "items": [voucher_json(v) for v in page.items],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+    }
 
 
 # --------------------------------------------------------------------------- payments

@@ -296,3 +296,90 @@ def test_refunds_through_the_api_are_idempotent(client, app_campus):
         headers=bearer(c, "desk", **{"Idempotency-Key": "x"}),
     )
     assert too_much.status_code == 422
+
+
+# --------------------------------------------------------------------------- vouchers
+
+
+def desk_voucher(session, config, order_id, amount, key="desk-1"):
+    from orders.service import issue_voucher
+
+    return issue_voucher(
+        session=session, order_id=order_id, amount_fen=amount, idempotency_key=key,
+        actor="user:desk", reason="complaint", config=config,
+    )  # fmt: skip
+
+
+def test_a_voucher_code_pays_the_order_and_the_answer_shows_the_discount(
+    client, app, app_campus, session, config
+):
+    c = app_campus
+    source = post(client, c, key="source").json["id"]
+    v = desk_voucher(session, config, source, 5000)
+    charges = charge_count(views.runtime(app).gateway.engine)
+    resp = post(client, c, key="free", voucher_code=v.code, expected_total_fen=3000)
+    assert resp.status_code == 201, resp.json
+    made = resp.json
+    assert (made["total_fen"], made["discount_fen"], made["lines_total_fen"]) == (0, 3000, 3000)
+    assert made["voucher_id"] == v.voucher_id and made["payment"]["status"] == "paid"
+    assert charge_count(views.runtime(app).gateway.engine) == charges  # no gateway call
+    read = client.get(f"/api/v1/orders/{made['id']}", headers=bearer(c, "student")).json
+    assert {k: read[k] for k in made} == made | {"payment": read["payment"]}
+    assert set(read) - set(made) == {"ledger_index"}
+    partial = post(client, c, key="partial", voucher_code=v.code).json  # 2000 left of 5000
+    assert (partial["total_fen"], partial["discount_fen"]) == (1000, 2000)
+    assert partial["payment"]["status"] == "paid"
+    assert charge_count(views.runtime(app).gateway.engine) == charges + 1
+
+
+def test_a_voucher_that_cannot_pay_is_4xx_naming_voucher_code(
+    client, app, app_campus, session, config
+):
+    c = app_campus
+    mine = desk_voucher(session, config, post(client, c, key="a").json["id"], 100, key="mine")
+    theirs = desk_voucher(
+        session, config, post(client, c, who="student2", key="b").json["id"], 100, key="theirs"
+    )
+    assert post(client, c, key="spend", voucher_code=mine.code).status_code == 201
+    for code, status, error in (
+        (mine.code, 409, "voucher_unusable"),  # spent
+        (theirs.code, 422, "unknown_voucher"),
+        ("V" + "Z" * 10, 422, "unknown_voucher"),
+        ("not a code", 422, "invalid_order"),
+    ):
+        resp = post(client, c, voucher_code=code)
+        assert (resp.status_code, resp.json["error"]["code"]) == (status, error), code
+        assert resp.json["error"]["details"][0]["field"] == "voucher_code"
+    listed = client.get("/api/v1/orders", headers=bearer(c, "student")).json
+    assert listed["total"] == 2  # the source and the one that spent it
+
+
+def test_vouchers_are_listed_to_their_owner_and_the_desk_only(
+    client, app, app_campus, session, config
+):
+    c = app_campus
+    v = desk_voucher(session, config, post(client, c, key="s").json["id"], 700)
+    mine = client.get("/api/v1/vouchers", headers=bearer(c, "student")).json
+    assert [(x["code"], x["balance_fen"], x["status"]) for x in mine["items"]] == [
+        (v.code, 700, "usable")
+    ]
+    assert mine["total"] == 1 and mine["items"][0]["expires_at"]
+    other = client.get("/api/v1/vouchers", headers=bearer(c, "student2")).json
+    assert other["items"] == [] and other["total"] == 0
+    sneaky = client.get(
+        f"/api/v1/vouchers?user_id={c.users['student']}", headers=bearer(c, "student2")
+    ).json
+    assert sneaky["total"] == 0  # a student's filter is always themselves
+    desk = client.get(
+        f"/api/v1/vouchers?user_id={c.users['student']}", headers=bearer(c, "desk")
+    ).json
+    assert [x["id"] for x in desk["items"]] == [v.voucher_id]
+    for who in ("merchant", "courier"):
+        assert client.get("/api/v1/vouchers", headers=bearer(c, who)).status_code == 403
+    post(client, c, key="use", voucher_code=v.code)
+    usable = client.get("/api/v1/vouchers?usable=true", headers=bearer(c, "student")).json
+    assert usable["total"] == 0
+    spent = client.get("/api/v1/vouchers", headers=bearer(c, "student")).json["items"][0]
+    assert (spent["balance_fen"], spent["status"]) == (0, "spent")
+    doc = client.get("/api/v1/openapi.json").json
+    assert "/api/v1/vouchers" in doc["paths"]

@@ -233,3 +233,34 @@ def test_the_desk_sees_every_order_and_assigns_couriers(client, app, app_campus)
     rider = app.test_client()
     login(rider, "courier2@orders.test")
     assert "delivery-" in rider.get("/orders/courier").data.decode()
+
+
+def test_a_student_pays_with_a_voucher_at_checkout(client, app, app_campus, session, config):
+    from orders.service import issue_voucher
+
+    c = app_campus
+    csrf = login(client, "student@orders.test")
+    add(client, csrf, c.rice, 2)
+    source, _ = checkout(client, csrf)
+    source_id = int(source.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    v = issue_voucher(
+        session=session, order_id=source_id, amount_fen=1000, idempotency_key="desk-1",
+        actor="user:desk", reason="complaint", config=config,
+    )  # fmt: skip
+    listed = client.get("/orders/vouchers").data.decode()
+    assert v.code in listed and "¥10.00" in listed and 'data-status="usable"' in listed
+    add(client, csrf, c.rice, 2)
+    cart = client.get("/orders/cart").data.decode()
+    assert f'data-testid="voucher-{v.code}"' in cart and "¥10.00" in cart
+    resp, _ = checkout(client, csrf, voucher_code=v.code)
+    assert resp.status_code == 302 and "/orders/cart" not in resp.headers["Location"]
+    page = client.get(resp.headers["Location"]).data.decode()
+    assert 'data-testid="discount"' in page and "¥10.00" in page and "¥20.00" in page
+    assert 'data-status="paid"' in page
+    assert "¥0.00" in client.get("/orders/vouchers").data.decode()
+    # a spent voucher is no longer offered; typing it anyway comes back with the reason
+    add(client, csrf, c.rice, 1)
+    assert v.code not in client.get("/orders/cart").data.decode()
+    resp, _ = checkout(client, csrf, voucher_code=v.code)
+    assert resp.headers["Location"].endswith("/orders/cart")
+    assert "spent" in client.get("/orders/cart").data.decode()

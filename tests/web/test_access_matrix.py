@@ -40,8 +40,12 @@ def tokens(app):
     with app.app_context():
         s = get_session()
         return {
-            role: accounts.create_user(session=s, email=f"{role}@uni.edu", role=role,
-                                       merchant_id=1 if role == "merchant" else None)
+            role: accounts.create_user(
+                session=s,
+                email=f"{role}@uni.edu",
+                role=role,
+                merchant_id=1 if role == "merchant" else None,
+            )
             for role in ROLES
         }
 

@@ -18,8 +18,7 @@ from complaints import clusters, documents, investigation, notices, payouts, ser
 from complaints.api.views import STAFF, CasePath, api
 from complaints.intake import SYMPTOMS
 from complaints.payments import PaymentFailed
-from complaints.refunds import OrdersPayments
-from complaints.views import SLOT, actor, me, trace_viewer
+from complaints.views import SLOT, actor, me, payments_port, trace_viewer
 from web.api import ApiModel
 from web.auth import roles_required
 from web.db import get_session
@@ -226,7 +225,7 @@ def payout(path: PayoutPath):  # type: ignore[no-untyped-def]
     row = payouts.pay_compensation(
         session=session,
         compensation_id=path.compensation_id,
-        port=OrdersPayments(session, actor()),
+        port=payments_port(session),
         actor=actor(),
         case_id=path.case_id,
     )
