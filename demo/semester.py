@@ -1,10 +1,11 @@
 """A campus semester for benchmarks and demos: `flask --app app demo generate`.
 
 Everything is written through the domain services, or through their bulk paths that append
-the same ledger entries (orders.placement.write_batch for orders, allocations and payments;
-orders.bulk.carry_many for the kitchen and the delivery; sensors.ingest.ingest_many for
-readings), so every row has its entry and `ledger verify`
-passes. Deterministic for a given seed: one random.Random per day, derived from the seed, and
+the same ledger entries (trace.service.receive_lots / produce_batches for a merchant's day of
+lots and batches, under one anchoring entry each, as an upload is; orders.menu.open_batches;
+orders.placement.write_batch for orders, allocations and payments; orders.bulk.carry_many for
+the kitchen and the delivery; sensors.ingest.ingest_many for readings), so every row has its
+entry and `ledger verify` passes. Deterministic for a given seed: one random.Random per day, derived from the seed, and
 a fixed semester start (not the clock).
 
 Per day: each merchant receives its lots (greens, protein, staple), cooks one batch per dish
@@ -274,7 +275,7 @@ def _campus(session: Session, students: int, seed: int, counts: Counts) -> _Camp
         merchants.append(
             masterdata.register_merchant(
                 session=session, viewer=SYSTEM, name=f"食堂档口 {m + 1:03d} Canteen stall {m + 1}",
-                licence_number=f"JY2310115{m + 1:07d}", licence_expires_on=far,
+                licence_number=f"JY23{seed % 10**5:05d}{m + 1:07d}", licence_expires_on=far,
                 location=f"Canteen {m % 4 + 1} stall {m // 4 + 1}", contact="Stall manager",
             ).id or 0
         )  # fmt: skip
@@ -307,14 +308,24 @@ def _campus(session: Session, students: int, seed: int, counts: Counts) -> _Camp
         student_ids += [m.user_id for m in made]
     couriers: dict[str, list[tuple[int, str]]] = {"hot": [], "cold": []}
     devices = []
-    for n in range(n_couriers):
+    courier_ids = [
+        made.user_id
+        for made in accounts.create_users(
+            session=session,
+            specs=[
+                accounts.UserSpec(
+                    email=f"c{seed}-{n:04d}@couriers.campus.example", role="courier",
+                    display_name=f"Courier {n}",
+                )
+                for n in range(n_couriers)
+            ],
+            actor="system:semester",
+        )
+    ]  # fmt: skip
+    for n, courier_id in enumerate(courier_ids):
         food_class = "cold" if n % 5 < 2 else "hot"  # two chilled boxes in five
-        box = f"BOX-{food_class.upper()}-{n + 1:04d}"
-        made = accounts.create_user(
-            session=session, email=f"c{seed}-{n:04d}@couriers.campus.example", role="courier",
-            display_name=f"Courier {n}", actor="system:semester",
-        )  # fmt: skip
-        couriers[food_class].append((made.user.id or 0, box))
+        box = _box(seed, food_class, n)
+        couriers[food_class].append((courier_id, box))
         device = sensors.register_device(
             session=session, device_id=_device_id(box), kind="probe", box_id=box,
             calibrated_on=(START - timedelta(days=30)).date(), actor="system:semester",
@@ -333,6 +344,13 @@ def _campus(session: Session, students: int, seed: int, counts: Counts) -> _Camp
 def _existing(session: Session, model: Any, column: Any, value: str) -> int | None:
     """The id of master data already recorded (the `make run` demo shares some products)."""
     return session.execute(select(model.id).where(column == value)).scalar()
+
+
+def _box(seed: int, food_class: str, n: int) -> str:
+    """A courier's box: BOX-COLD-0001 for the default seed; other seeds' boxes name the seed,
+    so another semester can be written beside one already in the database."""
+    at = "" if seed == 1 else f"S{seed}-"
+    return f"BOX-{food_class.upper()}-{at}{n + 1:04d}"
 
 
 def _device_id(box: str) -> str:
@@ -448,56 +466,71 @@ def _cook(
         for (_k, _p, _n, _price, _c, inputs), n in dishes:
             for ingredient, kg in inputs:
                 need[ingredient] = need.get(ingredient, 0.0) + kg * n
-        lots = {}
-        for ingredient, kg in sorted(need.items()):
-            if ingredient == "lettuce" and merchant in shared:
-                lots[ingredient] = shared_lot
-                continue
-            code = f"{ingredient[:3].upper()}-{stamp}-{m_index + 1:03d}"
-            lots[ingredient] = _receive(
-                session, campus, merchant, ingredient, code, kg + 1.0, received
-            )
-            counts.lots += 1
         viewer = Viewer("system:semester", "merchant", merchant)
+        receipts = {
+            ingredient: _receipt(
+                campus, ingredient, f"{ingredient[:3].upper()}-{stamp}-{m_index + 1:03d}",
+                kg + 1.0, received,
+            )
+            for ingredient, kg in sorted(need.items())
+            if not (ingredient == "lettuce" and merchant in shared)
+        }  # fmt: skip
+        ids = trace.receive_lots(
+            session=session, viewer=viewer, receipts=list(receipts.values()), now=received
+        )
+        lots = dict(zip(receipts, ids, strict=True))
+        counts.lots += len(ids)
+        if "lettuce" in need and merchant in shared:
+            lots["lettuce"] = shared_lot
+        productions = []
         for (key, _p, _n, _price, _c, inputs), n in dishes:
             uses = tuple(
                 InputUse(quantity=round(kg * n, 3), unit="kg", kind="lot", id=lots[ingredient])
                 for ingredient, kg in inputs
             )
             code = f"D{key.upper()}-{stamp}-{m_index + 1:03d}"
-            production = BatchProduction(
-                batch_code=code, product_id=campus.products[key], quantity=n, unit="portion",
-                completed_at=cooked, inputs=uses, location=f"Kitchen of stall {m_index + 1}",
-                reference_document_type="生产记录 production log",
-                reference_document_number=f"PL-{code}",
+            productions.append(
+                BatchProduction(
+                    batch_code=code, product_id=campus.products[key], quantity=n,
+                    unit="portion", completed_at=cooked, inputs=uses,
+                    location=f"Kitchen of stall {m_index + 1}",
+                    reference_document_type="生产记录 production log",
+                    reference_document_number=f"PL-{code}",
+                )
             )  # fmt: skip
-            batch = trace.produce_batch(
-                session=session, viewer=viewer, production=production, now=cooked
-            )
-            menu.open_batch(
-                session=session, actor=admin, menu_item_id=campus.items[(merchant, key)],
-                batch_id=batch.id or 0, now=cooked + timedelta(minutes=5),
-            )  # fmt: skip
-            batch_keys[batch.id or 0] = key
+        made = trace.produce_batches(
+            session=session, viewer=viewer, productions=productions, now=cooked
+        )
+        keys = [d[0][0] for d in dishes]
+        openings = [(campus.items[(merchant, k)], b, None) for k, b in zip(keys, made, strict=True)]
+        menu.open_batches(
+            session=session, actor=admin, openings=openings, now=cooked + timedelta(minutes=5)
+        )
+        for key, batch_id in zip(keys, made, strict=True):
+            batch_keys[batch_id] = key
             counts.batches += 1
             if key == "salad" and merchant in shared:
-                incidents.contaminated_batches.append(batch.id or 0)
+                incidents.contaminated_batches.append(batch_id)
     return batch_keys
 
 
-def _receive(
-    session: Session, campus: _Campus, merchant: int, ingredient: str, code: str, kg: float,
-    at: datetime,
-) -> int:  # fmt: skip
+def _receipt(campus: _Campus, ingredient: str, code: str, kg: float, at: datetime) -> LotReceipt:
     _key, _name, supplier, storage, shelf = next(i for i in INGREDIENTS if i[0] == ingredient)
-    receipt = LotReceipt(
+    return LotReceipt(
         tlc=code, product_id=campus.products[ingredient], quantity=round(kg, 3), unit="kg",
         received_at=at, supplier_id=campus.suppliers[supplier], tlc_source=f"{supplier} packing",
         location="Cold room" if storage == "chilled" else "Dry store",
         reference_document_type="送货单 delivery note", reference_document_number=f"DN-{code}",
         expiry_date=(at + timedelta(days=shelf)).date(), storage=storage,
     )  # fmt: skip
+
+
+def _receive(
+    session: Session, campus: _Campus, merchant: int, ingredient: str, code: str, kg: float,
+    at: datetime,
+) -> int:  # fmt: skip
     viewer = Viewer("system:semester", "merchant", merchant)
+    receipt = _receipt(campus, ingredient, code, kg, at)
     lot = trace.receive_lot(session=session, viewer=viewer, receipt=receipt, now=at)
     return lot.id or 0
 
@@ -603,16 +636,13 @@ def _readings(
     midnight = START + timedelta(days=day)
     now = midnight + timedelta(hours=23)
     most = policy().max_readings_per_batch
+    minutes = [minute for start, end in SERVICE for minute in range(start, end)]
+    times = [(midnight + timedelta(minutes=minute)).isoformat() for minute in minutes]
     batches = []
     for device, curve in campus.devices:
         items = [
-            {
-                "time": (midnight + timedelta(minutes=minute)).isoformat(),
-                "value": curve(minute, rng),
-                "unit": "CEL",
-            }
-            for start, end in SERVICE
-            for minute in range(start, end)
+            {"time": at, "value": curve(minute, rng), "unit": "CEL"}
+            for minute, at in zip(minutes, times, strict=True)
         ]
         for i in range(0, len(items), most):
             batches.append((device, parse_json_readings(items[i : i + most], now=now)))

@@ -217,49 +217,91 @@ def open_batch(
     The batch must be the merchant's own, of the dish's product, active, counted in servings
     (unit portion/each); `portions` defaults to the batch's quantity not yet opened elsewhere.
     """
-    item = get_item(session=session, item_id=menu_item_id)
-    actor.merchant_scope(item.merchant_id)
-    batch = session.get(DishBatch, batch_id)
-    if batch is None or batch.merchant_id != item.merchant_id:
-        raise MenuError(f"no batch {batch_id} of this merchant", field="batch_id")
-    if batch.product_id != item.product_id:
-        raise MenuError("the batch is of another product than the dish", field="batch_id")
-    if batch.status != "active":
-        raise MenuError(f"batch {batch.batch_code} is {batch.status}", field="batch_id")
-    if batch.unit not in SERVING_UNITS:
-        raise MenuError(
-            f"the batch is counted in {batch.unit}; open batches counted in portions",
-            field="batch_id",
-        )
-    taken = session.exec(
-        select(func.coalesce(func.sum(MenuBatch.portions), 0)).where(MenuBatch.batch_id == batch_id)
-    ).one()
-    free = int(batch.quantity) - int(taken)
-    if portions is None:
-        portions = free
-    if not 0 < portions <= free:
-        raise MenuError(f"the batch has {free} portions not yet on a menu", field="portions")
-    exists = select(MenuBatch.id).where(
-        MenuBatch.menu_item_id == menu_item_id, MenuBatch.batch_id == batch_id
+    [row] = open_batches(
+        session=session, actor=actor, openings=[(menu_item_id, batch_id, portions)], now=now
     )
-    if session.exec(exists).first() is not None:
-        raise MenuError("this batch is already open for this dish", field="batch_id")
-    at = now or utcnow()
-    row = MenuBatch(menu_item_id=menu_item_id, batch_id=batch_id, portions=portions, opened_at=at)
-    session.add(row)
-    session.flush()
-    payload = {
-        "menu_item_id": menu_item_id,
-        "batch_id": batch_id,
-        "portions": portions,
-        "opened_at": at,
-        "closed_at": None,
-    }
-    subject = {"menu_batch": row.id, "menu_item": menu_item_id, "batch": batch_id}
-    event = ledger.Event(MENU_BATCH_OPENED, payload, actor=actor.ledger_actor, subject=subject)
-    row.ledger_index = ledger.append(session, event).index
-    session.commit()
     return row
+
+
+def open_batches(
+    *,
+    session: Session,
+    actor: Actor,
+    openings: Sequence[tuple[int, int, int | None]],
+    now: datetime | None = None,
+) -> list[MenuBatch]:
+    """`open_batch` for several (menu item id, batch id, portions or None) at once: every one
+    checked as open_batch does, all or nothing, one commit (the semester generator opens a
+    day's batches this way)."""
+    at = now or utcnow()
+    items = {i: get_item(session=session, item_id=i) for i in sorted({o[0] for o in openings})}
+    batch_ids = sorted({o[1] for o in openings})
+    batches = {
+        b.id: b for b in session.exec(select(DishBatch).where(col(DishBatch.id).in_(batch_ids)))
+    }
+    taken: dict[int, int] = dict(
+        session.exec(  # type: ignore[arg-type]
+            select(MenuBatch.batch_id, func.sum(MenuBatch.portions))
+            .where(col(MenuBatch.batch_id).in_(batch_ids))
+            .group_by(MenuBatch.batch_id)
+        ).all()
+    )
+    already = set(
+        session.exec(  # type: ignore[call-overload]
+            select(MenuBatch.menu_item_id, MenuBatch.batch_id).where(
+                col(MenuBatch.batch_id).in_(batch_ids)
+            )
+        ).all()
+    )
+    rows = []
+    for menu_item_id, batch_id, portions in openings:
+        item = items[menu_item_id]
+        actor.merchant_scope(item.merchant_id)
+        batch = batches.get(batch_id)
+        if batch is None or batch.merchant_id != item.merchant_id:
+            raise MenuError(f"no batch {batch_id} of this merchant", field="batch_id")
+        if batch.product_id != item.product_id:
+            raise MenuError("the batch is of another product than the dish", field="batch_id")
+        if batch.status != "active":
+            raise MenuError(f"batch {batch.batch_code} is {batch.status}", field="batch_id")
+        if batch.unit not in SERVING_UNITS:
+            raise MenuError(
+                f"the batch is counted in {batch.unit}; open batches counted in portions",
+                field="batch_id",
+            )
+        free = int(batch.quantity) - int(taken.get(batch_id) or 0)
+        if portions is None:
+            portions = free
+        if not 0 < portions <= free:
+            raise MenuError(f"the batch has {free} portions not yet on a menu", field="portions")
+        if (menu_item_id, batch_id) in already:
+            raise MenuError("this batch is already open for this dish", field="batch_id")
+        already.add((menu_item_id, batch_id))
+        taken[batch_id] = int(taken.get(batch_id) or 0) + portions
+        rows.append(
+            MenuBatch(menu_item_id=menu_item_id, batch_id=batch_id, portions=portions, opened_at=at)
+        )
+    session.add_all(rows)
+    session.flush()
+    events = [
+        ledger.Event(
+            MENU_BATCH_OPENED,
+            {
+                "menu_item_id": row.menu_item_id,
+                "batch_id": row.batch_id,
+                "portions": row.portions,
+                "opened_at": at,
+                "closed_at": None,
+            },
+            actor=actor.ledger_actor,
+            subject={"menu_batch": row.id, "menu_item": row.menu_item_id, "batch": row.batch_id},
+        )
+        for row in rows
+    ]
+    for row, entry in zip(rows, ledger.append_many(session, events), strict=True):
+        row.ledger_index = entry.index
+    session.commit()
+    return rows
 
 
 def close_batch(

@@ -165,6 +165,50 @@ def record_batch(
     return get_batch(session=session, viewer=viewer, batch_id=batch_id), False
 
 
+def receive_lots(
+    *,
+    session: Session,
+    viewer: Viewer,
+    receipts: list[LotReceipt],
+    merchant_id: int | None = None,
+    now: datetime | None = None,
+    tz: str = DEFAULT_TZ,
+) -> list[int]:
+    """`receive_lot` for many receipts of one merchant at once: checked together, all or
+    nothing, written under one anchoring entry and one commit (as an upload is); the new lot
+    ids in order. For callers holding many records (the semester generator); there is no replay
+    here: a code already recorded is a DuplicateCode problem."""
+    merchant = merchant_row(session, viewer.merchant_to_write(merchant_id))
+    assert merchant.id is not None
+    cleaned, problems = check_receipts(session, merchant, receipts, now=now_utc(now), tz=tz)
+    first_problem(problems)
+    ids = insert_lots(session, merchant.id, cleaned, actor=viewer.actor)
+    session.commit()
+    return ids
+
+
+def produce_batches(
+    *,
+    session: Session,
+    viewer: Viewer,
+    productions: list[BatchProduction],
+    merchant_id: int | None = None,
+    now: datetime | None = None,
+    tz: str = DEFAULT_TZ,
+) -> list[int]:
+    """`produce_batch` for many productions of one merchant at once (all or nothing, one
+    anchoring entry, one commit); the new batch ids in order. No replay (see receive_lots)."""
+    merchant = merchant_row(session, viewer.merchant_to_write(merchant_id))
+    assert merchant.id is not None
+    cleaned, resolved, problems = check_productions(
+        session, merchant, productions, now=now_utc(now), tz=tz
+    )
+    first_problem(problems)
+    ids = insert_batches(session, merchant.id, cleaned, resolved, actor=viewer.actor)
+    session.commit()
+    return ids
+
+
 def transfer_lot(
     *,
     session: Session,

@@ -128,6 +128,55 @@ def test_recording_production_opens_the_new_batch_after_the_others(session, camp
     assert order == [campus.batch_a, campus.batch_b, opened.batch_id]
 
 
+def _rice_batches(session, campus, codes):
+    from trace import service as trace_service
+    from trace.access import Viewer
+
+    chef = campus.actor("merchant")
+    viewer = Viewer(actor=chef.ledger_actor, role="merchant", merchant_id=chef.merchant_id)
+    made = [
+        BatchProduction(
+            batch_code=code, product_id=campus.dish, quantity=10, unit="portion",
+            completed_at=campus.now - timedelta(minutes=5),
+            inputs=(InputUse(quantity=1.0, unit="kg", kind="lot", id=campus.lot),),
+        )
+        for code in codes
+    ]  # fmt: skip
+    return trace_service.produce_batches(session=session, viewer=viewer, productions=made)
+
+
+def test_several_batches_open_at_once_in_order_with_an_entry_each(session, campus):
+    chef = campus.actor("merchant")
+    first, second = _rice_batches(session, campus, ["RICE-M1", "RICE-M2"])
+    size = ledger.tree_size(session)
+    rows = menu.open_batches(
+        session=session, actor=chef,
+        openings=[(campus.rice, first, None), (campus.rice, second, 4)],
+    )  # fmt: skip
+    assert [(r.batch_id, r.portions) for r in rows] == [(first, 10), (second, 4)]
+    assert all(r.ledger_index is not None for r in rows)
+    assert ledger.tree_size(session) == size + 2
+    assert menu.remaining(session=session, item_ids=[campus.rice]) == {campus.rice: 15 + 14}
+
+
+def test_one_bad_opening_among_several_opens_none(session, campus):
+    chef = campus.actor("merchant")
+    [fresh] = _rice_batches(session, campus, ["RICE-M3"])
+    with pytest.raises(errors.MenuError, match="0 portions"):  # batch_a is already all served
+        menu.open_batches(
+            session=session, actor=chef,
+            openings=[(campus.rice, fresh, None), (campus.rice, campus.batch_a, None)],
+        )  # fmt: skip
+    session.rollback()
+    opened = session.exec(select(MenuBatch).where(MenuBatch.batch_id == fresh)).all()
+    assert opened == []
+    with pytest.raises(errors.MenuError, match="portions"):  # twice, more than the batch holds
+        menu.open_batches(
+            session=session, actor=chef,
+            openings=[(campus.rice, fresh, 6), (campus.rice, fresh, 6)],
+        )  # fmt: skip
+
+
 def test_merchants_list_shows_who_can_sell(session, campus):
     cards = {c.merchant.id: c for c in menu.merchants(session=session, today=campus.now.date())}
     assert cards[campus.merchant].items == 2 and cards[campus.merchant].open
