@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/trace.py                    # full scale (a few minutes, ~1 GB)
     BENCH_SCALE=0.01 .venv/bin/python bench/trace.py   # smoke run
+    BENCH_ONLY=import .venv/bin/python bench/trace.py  # only the CSV import, merged into results
 
 The semester (120 days, 40 merchants) has 50,000 lots, 200,000 batches (a tenth of them use a
 sub-batch such as a sauce) and 1,000,000 order lines. Order tables belong to the orders module:
@@ -455,8 +456,9 @@ def run(engine: Engine, label: str) -> None:
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-    trace_figures(engine, data, label)
-    sheet_figure(engine, label)
+    if os.environ.get("BENCH_ONLY") != "import":
+        trace_figures(engine, data, label)
+        sheet_figure(engine, label)
     import_figure(engine, data, label)
 
 

@@ -22,19 +22,19 @@ from sqlmodel import Session
 from columns import utcnow
 from trace import masterdata
 from trace.access import Viewer
-from trace.checks import check_productions, check_receipts
-from trace.commands import BatchProduction, InputUse, LotReceipt
+from trace.checks import check_productions, check_receipt_columns
+from trace.commands import BatchProduction, InputUse
 from trace.errors import InvalidRecord, NotFound, UploadTooLarge
 from trace.models import DishBatch, IngredientLot, LotTransfer, Supplier, Upload, UploadBlob
 from trace.problems import Problem, chunks, now_utc
 from trace.projections import UPLOAD_FINISHED, UPLOAD_RECEIVED
-from trace.recording import insert_batches, insert_lots
-from trace.row_validation import validate_rows
+from trace.recording import RECEIPT_FIELDS, insert_batches, insert_lot_columns
+from trace.row_validation import validate_receiving, validate_rows
 from trace.rules import rules
 from trace.service import DEFAULT_TZ, merchant_row
 from trace.tabular import DEFAULT_MAX_BYTES, UploadError, content_digest, read_table
 from trace.throughput import collector_paused
-from trace.upload_records import ProductionRecord, ReceivingRecord, RowError
+from trace.upload_records import ProductionRecord, ReceivingColumns, RowError
 
 UPLOAD_KINDS = ("receiving", "production", "epcis")
 MAX_STORED_ERRORS = 1000  # the report keeps the first ones; error_count has them all
@@ -209,18 +209,17 @@ def _process(session: Session, upload_id: int, now: datetime | None, tz: str) ->
     upload.total_rows = len(frame)
     _progress(session, upload, 20)
     when = now_utc(now)
-    known = _known_codes(session, upload.merchant_id, frame) if upload.kind == "production" else ()
+    tolerance = rules().future_tolerance
+    if upload.kind == "receiving":
+        valid, errors = validate_receiving(frame, now=when, tz=tz, future_tolerance=tolerance)
+        _progress(session, upload, 50)
+        return _receiving(session, upload, valid, errors, tz)
+    known = _known_codes(session, upload.merchant_id, frame)
     validated = validate_rows(
-        frame,
-        upload.kind,
-        now=when,
-        known_codes=known,
-        tz=tz,
-        future_tolerance=rules().future_tolerance,  # type: ignore[call-overload]
+        frame, "production", now=when, known_codes=known, tz=tz, future_tolerance=tolerance
     )
     _progress(session, upload, 50)
-    writer = _receiving if upload.kind == "receiving" else _production
-    return writer(session, upload, validated.records, list(validated.errors), when, tz)
+    return _production(session, upload, validated.records, list(validated.errors), when, tz)
 
 
 def _known_codes(session: Session, merchant_id: int, frame: Any) -> set[str]:
@@ -274,15 +273,13 @@ def _suppliers(session: Session, texts: set[str]) -> dict[str, int]:
     return by_text
 
 
-def _row_errors(
-    problems: Sequence[Problem], records: Sequence[ReceivingRecord | ProductionRecord]
-) -> list[RowError]:
+def _row_errors(problems: Sequence[Problem], records: Sequence[ProductionRecord]) -> list[RowError]:
     """Problems of checked commands as errors on the spreadsheet rows they came from."""
     out = []
     for p in problems:
         record = records[p.index]
         row = record.row
-        if p.input_index is not None and isinstance(record, ProductionRecord):
+        if p.input_index is not None:
             row = record.inputs[p.input_index].row
         out.append(RowError(row, FIELD_COLUMNS.get(p.field, p.field), p.reason, p.error.__name__))
     return out
@@ -291,58 +288,57 @@ def _row_errors(
 def _receiving(
     session: Session,
     upload: Upload,
-    records: list[ReceivingRecord],
+    valid: ReceivingColumns,
     errors: list[RowError],
-    now: datetime,
     tz: str,
 ) -> Upload:
+    """Receiving rows column by column, from validation to the lots' columns: each supplier and
+    product text is looked up once, and no object is built per row."""
     merchant = merchant_row(session, upload.merchant_id)
-    suppliers = _suppliers(session, {r.supplier for r in records})
-    kept: list[ReceivingRecord] = []
-    for r in records:
-        if r.supplier not in suppliers:
-            errors.append(
-                RowError(
-                    r.row,
-                    "supplier",
-                    f"unknown supplier {r.supplier!r}: register it first",
-                    "UnknownReference",
-                )
-            )
-        else:
-            kept.append(r)
+    rows = valid.values
+    suppliers = _suppliers(session, set(rows["supplier"]))
+    if not suppliers.keys() >= set(rows["supplier"]):
+        known = []
+        for i, (row, text) in enumerate(zip(rows["row"], rows["supplier"], strict=True)):
+            if text in suppliers:
+                known.append(i)
+            else:
+                reason = f"unknown supplier {text!r}: register it first"
+                errors.append(RowError(row, "supplier", reason, "UnknownReference"))
+        rows = _take(rows, known)
     products = masterdata.products_by_name(
-        session, [r.product for r in kept], category="ingredient", actor=upload.uploaded_by
+        session, sorted(set(rows["product"])), category="ingredient", actor=upload.uploaded_by
     )
-    receipts = [
-        LotReceipt(
-            tlc=r.tlc,
-            product_id=products[r.product],
-            quantity=float(r.quantity),
-            unit=r.unit,
-            received_at=r.received_at,
-            supplier_id=suppliers[r.supplier],
-            tlc_source=r.tlc_source,
-            tlc_source_reference=r.tlc_source_reference,
-            location=r.location,
-            reference_document_type=r.reference_document_type,
-            reference_document_number=r.reference_document_number,
-            expiry_date=r.expiry_date,
-            storage=r.storage,
+    count = len(rows["row"])
+    receipts: dict[str, list[Any]] = {
+        name: rows[name] if name in rows else [None] * count for name in RECEIPT_FIELDS
+    }
+    receipts["product_id"] = list(map(products.__getitem__, rows["product"]))
+    receipts["supplier_id"] = list(map(suppliers.__getitem__, rows["supplier"]))
+    quantities = {q: float(q) for q in set(rows["quantity"])}  # equal Decimals, equal floats
+    receipts["quantity"] = list(map(quantities.__getitem__, rows["quantity"]))
+    problems = check_receipt_columns(session, merchant, receipts, tz=tz)
+    errors += [
+        RowError(
+            rows["row"][p.index], FIELD_COLUMNS.get(p.field, p.field), p.reason, p.error.__name__
         )
-        for r in kept
+        for p in problems
     ]
-    cleaned, problems = check_receipts(session, merchant, receipts, now=now, tz=tz, trusted=True)
-    errors += _row_errors(problems, kept)
-    bad = {p.index for p in problems}
     if errors and not upload.partial:
         session.rollback()  # nothing of a rejected upload stays, not even new products
         return _finish_rows(session, upload, [], errors, {})
-    good = [c for i, c in enumerate(cleaned) if i not in bad]
-    ids = insert_lots(
-        session, upload.merchant_id, good, actor=upload.uploaded_by, upload_id=upload.id
+    if problems:
+        bad = {p.index for p in problems}
+        receipts = _take(receipts, [i for i in range(count) if i not in bad])
+    ids = insert_lot_columns(
+        session, upload.merchant_id, receipts, actor=upload.uploaded_by, upload_id=upload.id
     )
     return _finish_rows(session, upload, ids, errors, {"lot_ids": ids})
+
+
+def _take(columns: dict[str, list[Any]], positions: list[int]) -> dict[str, list[Any]]:
+    """The rows at `positions` of columns."""
+    return {name: [values[i] for i in positions] for name, values in columns.items()}
 
 
 def _production(

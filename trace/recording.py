@@ -8,7 +8,7 @@ statements and twenty entries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlmodel import Session
@@ -42,13 +42,12 @@ RECEIPT_FIELDS = (
 
 
 def _lot_columns(
-    merchant_id: int, receipts: Sequence[LotReceipt], upload_id: int | None
+    merchant_id: int, receipts: Mapping[str, Sequence[Any]], upload_id: int | None
 ) -> dict[str, list[Any]]:
-    count = len(receipts)
-    columns: dict[str, list[Any]] = {
-        name: [getattr(r, name) for r in receipts] for name in RECEIPT_FIELDS
-    }
-    columns["quantity"] = [float(q) for q in columns["quantity"]]
+    count = len(receipts["tlc"])
+    columns: dict[str, list[Any]] = {name: list(receipts[name]) for name in RECEIPT_FIELDS}
+    quantities = {q: float(q) for q in set(columns["quantity"])}  # equal numbers, equal floats
+    columns["quantity"] = list(map(quantities.__getitem__, columns["quantity"]))
     columns.update(
         merchant_id=[merchant_id] * count, status=["active"] * count, upload_id=[upload_id] * count
     )
@@ -103,8 +102,25 @@ def insert_lots(
     """Write checked receipts under `trace.lots_received` anchoring entries (no commit); ids."""
     if not receipts:
         return []
+    columns = {name: [getattr(r, name) for r in receipts] for name in RECEIPT_FIELDS}
+    return insert_lot_columns(session, merchant_id, columns, actor=actor, upload_id=upload_id)
+
+
+def insert_lot_columns(
+    session: Session,
+    merchant_id: int,
+    receipts: Mapping[str, Sequence[Any]],
+    *,
+    actor: str,
+    upload_id: int | None = None,
+) -> list[int]:
+    """`insert_lots` of receipts given column by column: every name of RECEIPT_FIELDS → one
+    value per receipt, as the LotReceipt field (uploads build no object per row)."""
+    count = len(receipts["tlc"])
+    if not count:
+        return []
     table = IngredientLot.__table__  # type: ignore[attr-defined]
-    ids = next_ids(session, table, len(receipts))
+    ids = next_ids(session, table, count)
     columns = _lot_columns(merchant_id, receipts, upload_id)
     records = records_from([ids, *(columns[c] for c in LOT_COLUMNS)])
     subject = {"merchant": merchant_id, "upload": upload_id}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, overload
+from operator import attrgetter, itemgetter
+from typing import Any, Literal, NamedTuple, overload
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -17,8 +18,10 @@ import pandas as pd
 from trace.cells import FORMULA_PREFIXES, CellError, CellTime, parse_cell
 from trace.columns import COLUMNS, MAX_LENGTH, ColumnType, RecordKind, column
 from trace.upload_records import (
+    RECEIVING_FIELDS,
     ProductionInput,
     ProductionRecord,
+    ReceivingColumns,
     ReceivingRecord,
     RowError,
     ValidationResult,
@@ -77,34 +80,97 @@ def validate_rows(
     Naive times are read in `tz` and normalised to UTC. `known_codes` answers whether a lot
     or batch code already exists (production inputs); a callable is asked once per code.
     """
+    if kind == "receiving":
+        columns, errors = validate_receiving(df, now=now, tz=tz, future_tolerance=future_tolerance)
+        return ValidationResult(columns.records(), errors)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     zone = ZoneInfo(tz)
     errors = _Errors()
-    rows = _parse_cells(df, kind, zone, errors)
-    latest = now.astimezone(UTC) + future_tolerance
+    parsed = _parse_columns(df, kind, zone, errors)
+    rows = _rows(parsed.numbers, parsed.columns)
+    records = _production(
+        rows, errors, _future_test(now, zone, future_tolerance), _resolver(known_codes)
+    )
+    _sort(errors, kind)
+    return ValidationResult(records, errors)
+
+
+def validate_receiving(
+    df: pd.DataFrame,
+    *,
+    now: datetime,
+    tz: str = DEFAULT_TZ,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
+) -> tuple[ReceivingColumns, list[RowError]]:
+    """`validate_rows` of receiving rows, the valid rows given column by column.
+
+    Checked column by column: a rule costs a pass over a column, and rows are looked at one by
+    one only where a column holds something to report (a blank, a future or expired date, a
+    repeated lot code).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    zone = ZoneInfo(tz)
+    errors = _Errors()
+    parsed = _parse_columns(df, "receiving", zone, errors)
+    valid = _receiving(parsed, errors, _future_test(now, zone, future_tolerance))
+    _sort(errors, "receiving")
+    return valid, errors
+
+
+def _future_test(now: datetime, zone: ZoneInfo, tolerance: timedelta) -> Callable[[CellTime], bool]:
+    latest = now.astimezone(UTC) + tolerance
     today = now.astimezone(zone).date()
 
     def in_future(value: CellTime) -> bool:
         return value.at > latest if value.has_time else value.local_date > today
 
-    if kind == "receiving":
-        records: list[Any] = _receiving(rows, errors, in_future)
-    else:
-        records = _production(rows, errors, in_future, _resolver(known_codes))
+    return in_future
+
+
+def _sort(errors: list[RowError], kind: RecordKind) -> None:
     order = {c.key: i for i, c in enumerate(COLUMNS[kind])}
     errors.sort(key=lambda e: (e.row, order.get(e.column, 0)))
-    return ValidationResult(records, errors)
 
 
-# Values of these types repeat down a column (dates, units, storage classes, quantities):
-# each distinct text is parsed once per upload. Parsing depends only on the text and zone.
-_MEMO_TYPES = frozenset({"number", "unit", "date", "datetime", "storage"})
 _FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
+# A cell starting with one of these, or empty, or ending in a space, takes parse_cell's way.
+_NOT_PLAIN_FIRST = _FORMULA_FIRST | {" "}
+_first, _last = itemgetter(0), itemgetter(-1)
+_at, _local_date = attrgetter("at"), attrgetter("local_date")
 
 
-def _column_values(raws: list[Any], ctype: ColumnType, zone: ZoneInfo) -> list[Any]:
-    """Parsed values of one column (a CellError instance where a cell is refused)."""
+def _plain_texts(texts: Collection[Any], limit: int) -> bool:
+    """Whether parse_cell returns every one of `texts` unchanged as text: all are str, printable
+    (so no control characters and no whitespace but inner spaces), not blank, not starting like
+    a formula or with a space, not ending with a space, at most `limit` characters long.
+
+    One pass over the column per condition, each in C (no Python code runs per cell).
+    """
+    if not texts:
+        return True
+    return (
+        set(map(type, texts)) == {str}
+        and "" not in texts
+        and "".join(texts).isprintable()  # printable as a whole iff every cell is
+        and _NOT_PLAIN_FIRST.isdisjoint(set(map(_first, texts)))
+        and " " not in set(map(_last, texts))
+        and max(map(len, texts)) <= limit
+    )
+
+
+def _column_values(
+    raws: list[Any], ctype: ColumnType, zone: ZoneInfo
+) -> tuple[list[Any], list[int], list[int]]:
+    """Parsed values of one column (a CellError instance where a cell is refused), the
+    positions of the refused cells and those of the blank ones (None).
+
+    Parsing depends only on the text, the type and the zone, so each distinct text is parsed
+    once per upload (dates, units, names and storage classes repeat down a column); a text
+    column whose texts all come back unchanged (`_plain_texts`) is not even mapped. Lot and
+    document codes are mostly distinct: their column is tested as it is, not deduplicated.
+    """
 
     def parse(raw: Any) -> Any:
         try:
@@ -112,46 +178,69 @@ def _column_values(raws: list[Any], ctype: ColumnType, zone: ZoneInfo) -> list[A
         except CellError as exc:
             return exc
 
-    if ctype in _MEMO_TYPES:
-        parsed = {raw: parse(raw) for raw in set(raws)}
-        return [parsed[raw] for raw in raws]
-    limit = MAX_LENGTH[ctype]
-    out = []
-    for raw in raws:
-        # Fast path, same result as parse_cell: printable text (so no control characters and no
-        # whitespace other than inner spaces), not starting like a formula, short enough.
-        if (
-            type(raw) is str
-            and raw.isprintable()
-            and raw
-            and raw[0] not in _FORMULA_FIRST
-            and raw[0] != " "
-            and raw[-1] != " "
-            and len(raw) <= limit
-        ):
-            out.append(raw)
-        else:
-            out.append(parse(raw))
-    return out
+    if ctype == "code" and _plain_texts(raws, MAX_LENGTH[ctype]):
+        return list(raws), [], []
+    distinct = set(raws)
+    if ctype in _TEXT_TYPES:
+        limit = MAX_LENGTH[ctype]
+        if _plain_texts(distinct, limit):
+            return list(raws), [], []
+        parsed = {}
+        for raw in distinct:
+            # The same test for one text, inline: most texts of a mixed column pass it.
+            if (
+                type(raw) is str
+                and raw.isprintable()
+                and raw
+                and raw[0] not in _NOT_PLAIN_FIRST
+                and raw[-1] != " "
+                and len(raw) <= limit
+            ):
+                parsed[raw] = raw
+            else:
+                parsed[raw] = parse(raw)
+    else:
+        parsed = {raw: parse(raw) for raw in distinct}
+    values = list(map(parsed.__getitem__, raws))
+    refused, blank = [], []
+    if any(type(v) is CellError for v in parsed.values()):
+        refused = [i for i, v in enumerate(values) if type(v) is CellError]
+    if any(v is None for v in parsed.values()):
+        blank = [i for i, v in enumerate(values) if v is None]
+    return values, refused, blank
 
 
-def _parse_cells(
-    df: pd.DataFrame, kind: RecordKind, zone: ZoneInfo, errors: _Errors
-) -> list[tuple[int, _Row]]:
-    """Every cell parsed column by column; rows as {key: value or _BAD}."""
-    numbers = df.index.tolist()
-    keys, columns = [], []
+_TEXT_TYPES = frozenset({"code", "text"})
+
+
+class _Parsed(NamedTuple):
+    numbers: list[int]  # spreadsheet row numbers
+    columns: dict[str, list[Any]]  # key → values, _BAD where a cell is refused
+    refused: set[int]  # positions of rows with a refused cell
+    blanks: dict[str, list[int]]  # key → positions of its blank cells
+
+
+def _parse_columns(df: pd.DataFrame, kind: RecordKind, zone: ZoneInfo, errors: _Errors) -> _Parsed:
+    """Every cell parsed column by column."""
+    parsed = _Parsed(df.index.tolist(), {}, set(), {})
+    numbers = parsed.numbers
     for col in COLUMNS[kind]:
-        values = _column_values(df[col.key].tolist(), col.type, zone)
-        for i, value in enumerate(values):
-            if type(value) is CellError:
-                errors.add(numbers[i], col.key, value.reason, value.code)
-                values[i] = _BAD
-        keys.append(col.key)
-        columns.append(values)
+        values, bad, blank = _column_values(df[col.key].tolist(), col.type, zone)
+        for i in bad:
+            error = values[i]
+            errors.add(numbers[i], col.key, error.reason, error.code)
+            values[i] = _BAD
+        parsed.refused.update(bad)
+        parsed.columns[col.key] = values
+        parsed.blanks[col.key] = blank
+    return parsed
+
+
+def _rows(numbers: list[int], columns: dict[str, list[Any]]) -> list[tuple[int, _Row]]:
+    keys = list(columns)
     return [
         (n, dict(zip(keys, row, strict=True)))
-        for n, row in zip(numbers, zip(*columns, strict=True), strict=True)
+        for n, row in zip(numbers, zip(*columns.values(), strict=True), strict=True)
     ]
 
 
@@ -178,69 +267,69 @@ def _require(
 
 
 def _receiving(
-    rows: list[tuple[int, _Row]], errors: _Errors, in_future: Callable[[CellTime], bool]
-) -> list[ReceivingRecord]:
-    required = [c.key for c in COLUMNS["receiving"] if c.required]
-    first_row_of: dict[str, int] = {}
-    records: list[ReceivingRecord] = []
-    cell_errors = {e.row for e in errors}
-    future: dict[CellTime, bool] = {}  # receive dates repeat down the file
-    for number, row in rows:
-        before = len(errors)
-        if None in row.values():
-            _require(number, row, required, errors, "receiving")
-            if row["tlc_source"] is None and row["tlc_source_reference"] is None:
-                errors.add(
-                    number,
-                    "tlc_source",
-                    "give the TLC source or the TLC source reference",
-                    "required",
-                )
-        received = row["received_on"]
-        if isinstance(received, CellTime):
-            if received not in future:
-                future[received] = in_future(received)
-            if future[received]:
-                errors.add(number, "received_on", "is in the future", "future")
-        expiry = row["expiry_date"]
-        if (
-            isinstance(expiry, CellTime)
-            and isinstance(received, CellTime)
-            and expiry.local_date < received.local_date
-        ):
-            errors.add(number, "expiry_date", "is before the receive date", "expired")
-        tlc = row["tlc"]
-        if isinstance(tlc, str):
+    parsed: _Parsed, errors: _Errors, in_future: Callable[[CellTime], bool]
+) -> ReceivingColumns:
+    """The row rules of receiving, one column at a time; the rows without any error."""
+    numbers, columns, blanks = parsed.numbers, parsed.columns, parsed.blanks
+    bad = set(parsed.refused)
+
+    def add(i: int, key: str, reason: str, code: str) -> None:
+        errors.add(numbers[i], key, reason, code)
+        bad.add(i)
+
+    for col in COLUMNS["receiving"]:
+        if col.required:
+            reason = f"{col.en} ({col.zh}) is required"
+            for i in blanks[col.key]:
+                add(i, col.key, reason, "required")
+    references = columns["tlc_source_reference"]
+    for i in blanks["tlc_source"]:
+        if references[i] is None:
+            add(i, "tlc_source", "give the TLC source or the TLC source reference", "required")
+    received = columns["received_on"]
+    # Equal texts were parsed into one object: each distinct receive date is judged once.
+    times = {id(v): v for v in received if type(v) is CellTime}
+    future = {key for key, value in times.items() if in_future(value)}
+    if future:
+        for i in [i for i, v in enumerate(received) if id(v) in future]:
+            add(i, "received_on", "is in the future", "future")
+    expiry = columns["expiry_date"]
+    if any(type(v) is CellTime for v in {id(v): v for v in expiry}.values()):
+        for i, (ends, got) in enumerate(zip(expiry, received, strict=True)):
+            if (
+                type(ends) is CellTime
+                and type(got) is CellTime
+                and ends.local_date < got.local_date
+            ):
+                add(i, "expiry_date", "is before the receive date", "expired")
+    tlcs = columns["tlc"]
+    if len(set(tlcs)) < len(tlcs):
+        first_row_of: dict[str, int] = {}
+        for i, tlc in enumerate(tlcs):
+            if type(tlc) is not str:
+                continue
             if tlc in first_row_of:
-                errors.add(
-                    number,
+                add(
+                    i,
                     "tlc",
                     f"lot code {tlc!r} already appears on row {first_row_of[tlc]}",
                     "duplicate",
                 )
             else:
-                first_row_of[tlc] = number
-        if len(errors) == before and number not in cell_errors:
-            records.append(
-                ReceivingRecord(
-                    row=number,
-                    tlc=tlc,
-                    product=row["product"],
-                    quantity=row["quantity"],
-                    unit=row["unit"],
-                    supplier=row["supplier"],
-                    tlc_source=row["tlc_source"],
-                    tlc_source_reference=row["tlc_source_reference"],
-                    received_at=received.at,
-                    received_on=received.local_date,
-                    location=row["location"],
-                    reference_document_type=row["reference_document_type"],
-                    reference_document_number=row["reference_document_number"],
-                    expiry_date=expiry.local_date if isinstance(expiry, CellTime) else None,
-                    storage=row["storage"],
-                )
-            )
-    return records
+                first_row_of[tlc] = numbers[i]
+    keep = [i for i in range(len(numbers)) if i not in bad] if bad else None
+
+    def kept(values: list[Any]) -> list[Any]:
+        return values if keep is None else [values[i] for i in keep]
+
+    out = {key: kept(columns[key]) for key in RECEIVING_FIELDS if key in columns}
+    out["row"] = kept(numbers)
+    moments = out.pop("received_on")  # CellTimes: every kept row has a receive date
+    out["received_at"] = list(map(_at, moments))
+    out["received_on"] = list(map(_local_date, moments))
+    ends = {id(v): v.local_date if type(v) is CellTime else None for v in out["expiry_date"]}
+    out["expiry_date"] = [ends[id(v)] for v in out["expiry_date"]]
+    return ReceivingColumns({key: out[key] for key in RECEIVING_FIELDS})
 
 
 _BATCH_KEYS = tuple(

@@ -86,21 +86,26 @@ def read_table(
     keys = _map_headers(header, kind)
     width = len(header)
     unnamed = [i for i, key in enumerate(keys) if key is None]
-    records: list[list[str]] = []
-    numbers: list[int] = []
-    for number, cells in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        for i in unnamed:
-            if i < len(cells) and cells[i].strip():
-                label = f"column {_column_letter(i)} (no header)"
-                raise ColumnError(f"{filename}: {label} has values", unknown=(label,))
-        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-            raise UploadError(f"{filename}: row {number} has cells beyond the last header column")
-        if len(records) == max_rows:
+    body: list[list[str]] = []
+    failure: UploadError | None = None
+    try:
+        for cells in rows:
+            body.append(cells)
+    except UploadError as exc:  # unreadable further down: the rows before it are checked first
+        failure = exc
+    if (
+        failure is None
+        and not unnamed
+        and set(map(len, body)) <= {width}
+        and all(map(str.strip, map("".join, body)))
+    ):  # the usual file, told in C: every row as wide as the header, none blank
+        if len(body) > max_rows:
             raise UploadError(f"{filename} has more than {max_rows} data rows")
-        records.append([*cells[:width], *([""] * (width - len(cells)))])
-        numbers.append(number)
+        records, numbers = body, list(range(2, len(body) + 2))
+    else:
+        records, numbers = _checked_rows(body, filename, width, unnamed, max_rows)
+        if failure is not None:
+            raise failure
     frame = pd.DataFrame(records, columns=range(width), index=numbers, dtype=object)
     frame = frame[[i for i, key in enumerate(keys) if key is not None]]
     frame.columns = [key for key in keys if key is not None]
@@ -108,6 +113,29 @@ def read_table(
         if col.key not in frame.columns:
             frame[col.key] = ""
     return frame[[col.key for col in COLUMNS[kind]]].astype(object)
+
+
+def _checked_rows(
+    body: list[list[str]], filename: str, width: int, unnamed: list[int], max_rows: int
+) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows, padded to the header's width, and their row numbers; raises on
+    values under a blank header or beyond the last header column, and on too many rows."""
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    for number, cells in enumerate(body, start=2):
+        if not "".join(cells).strip():  # blank iff every cell is
+            continue
+        for i in unnamed:
+            if i < len(cells) and cells[i].strip():
+                label = f"column {_column_letter(i)} (no header)"
+                raise ColumnError(f"{filename}: {label} has values", unknown=(label,))
+        if len(cells) > width and "".join(cells[width:]).strip():
+            raise UploadError(f"{filename}: row {number} has cells beyond the last header column")
+        if len(records) == max_rows:
+            raise UploadError(f"{filename} has more than {max_rows} data rows")
+        records.append([*cells[:width], *([""] * (width - len(cells)))])
+        numbers.append(number)
+    return records, numbers
 
 
 def _column_letter(index: int) -> str:

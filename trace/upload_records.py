@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,29 @@ class ReceivingRecord:
     reference_document_number: str
     expiry_date: date | None
     storage: str  # ambient | chilled | frozen
+
+
+RECEIVING_FIELDS = tuple(f.name for f in fields(ReceivingRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivingColumns:
+    """Valid receiving rows column by column: `values[name]` lists each row's ReceivingRecord
+    field `name` (every name of RECEIVING_FIELDS), in row order.
+
+    Uploads write lots from the columns without building an object per row; `records()` gives
+    the same rows as ReceivingRecords.
+    """
+
+    values: dict[str, list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.values["row"])
+
+    def records(self) -> list[ReceivingRecord]:
+        """The rows as records."""
+        columns = (self.values[name] for name in RECEIVING_FIELDS)
+        return [ReceivingRecord(*row) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,3 +131,17 @@ def test_a_forward_trace_past_the_chunk_size_reaches_every_order_line(session, c
         ("lot", str(lot.id)),
         ("supplier", str(campus.greens)),
     }
+
+
+def test_taken_codes_are_found_whatever_the_codes_hold(session, campus):
+    odd = ["two\nlines", "tab\there", "plain", "引号 'q'"]
+    ids = recording.insert_lots(
+        session, campus.north, [receipt(campus, c) for c in odd], actor="test"
+    )
+    session.commit()
+    expected = {c: f"lot {i}" for c, i in zip(odd, ids, strict=True)}
+    # PostgreSQL sends codes as one text of lines unless a code spans lines or is empty
+    assert checks.taken_codes(session, campus.north, [*odd[1:], "two", "lines"]) == {
+        c: expected[c] for c in odd[1:]
+    }
+    assert checks.taken_codes(session, campus.north, [*odd, "", "x"]) == expected

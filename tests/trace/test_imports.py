@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import timedelta
 
@@ -90,6 +91,40 @@ def test_unknown_suppliers_and_codes_recorded_before_are_row_errors(session, cam
         (2, "tlc", "DuplicateCode"),
         (3, "supplier", "UnknownReference"),
     ]
+
+
+def csv_file(kind, rows):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([c.en for c in COLUMNS[kind]])
+    writer.writerows([values.get(c.key, "") for c in COLUMNS[kind]] for values in rows)
+    return out.getvalue().encode()
+
+
+def test_a_partial_receiving_upload_writes_every_row_without_a_problem(session, campus):
+    run(session, campus, xlsx("receiving", [lot_row("CHK-1")]))
+    rows = [
+        lot_row("CHK-1"),  # recorded before
+        lot_row("CHK-2", supplier="Nobody"),
+        lot_row("CHK-3", quantity=0),
+        lot_row("CHK-4", product="新产品"),
+        lot_row("CHK-5", supplier="SC202"),  # every certificate expired
+        lot_row("CHK-6", received_on="2099-01-01"),
+    ]
+    upload = run(session, campus, csv_file("receiving", rows), partial=True, name="f.csv")
+    assert (upload.outcome, upload.created_count) == ("partial", 1)
+    assert [(e["row"], e["column"], e["code"]) for e in upload.errors] == [
+        (2, "tlc", "DuplicateCode"),
+        (3, "supplier", "UnknownReference"),
+        (4, "quantity", "not_positive"),
+        (6, "supplier", "LicenceExpired"),
+        (7, "received_on", "future"),
+    ]
+    lots = session.execute(select(IngredientLot).order_by(IngredientLot.id)).scalars().all()
+    assert [lot.tlc for lot in lots] == ["CHK-1", "CHK-4"]
+    assert session.get(Product, lots[1].product_id).name == "新产品"
+    assert upload.result == {"lot_ids": [lots[1].id]}
+    assert ledger.verify(session, projections=PROJECTIONS).ok
 
 
 def test_a_rejected_upload_leaves_no_new_products(session, campus):

@@ -11,8 +11,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
+from trace.cells import CellError, parse_cell
 from trace.columns import (
     COLUMNS,
     LANGS,
@@ -23,7 +26,7 @@ from trace.columns import (
     template_csv,
     template_xlsx,
 )
-from trace.row_validation import FUTURE_TOLERANCE, validate_rows
+from trace.row_validation import FUTURE_TOLERANCE, validate_receiving, validate_rows
 from trace.tabular import ColumnError, UploadError, content_digest, read_table
 from trace.upload_records import ProductionRecord, ReceivingRecord, RowError
 
@@ -369,6 +372,42 @@ def test_every_missing_field_and_duplicate_lot_is_reported() -> None:
     }
     assert "row 2" in next(e.reason for e in errors if e.column == "tlc")
     assert [r.tlc for r in records] == ["CHK-1", "OTHER"]
+
+
+# Texts the column-at-a-time shortcut must judge exactly as the cell parser does.
+AWKWARD_CELLS = ["plain", " lead", "trail ", "in ner", "=1+1", "-3", "+x", "@me", "tab\tin",
+                 "\u3000wide", "nbsp\xa0", "中文", "", "  ", "x" * 201, "a\u200bb"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(AWKWARD_CELLS), min_size=1, max_size=6),
+    st.lists(st.sampled_from(AWKWARD_CELLS), min_size=1, max_size=6),
+)
+def test_text_cells_are_judged_as_the_cell_parser_judges_each(locations, codes) -> None:
+    rows = [
+        dict(RECEIVING_ROW, tlc=f"{codes[i % len(codes)]}{i}", location=location)
+        for i, location in enumerate(locations)
+    ]
+    frame = read_table(make_csv("receiving", rows), "in.csv", kind="receiving")
+    result = validate_rows(frame, "receiving", now=NOW)
+    expected_errors, expected_values = set(), {}
+    for number, row in zip(frame.index, frame.to_dict("records"), strict=True):
+        for key, kind in (("location", "text"), ("tlc", "code")):
+            try:
+                expected_values[number, key] = parse_cell(row[key], kind, SHANGHAI)
+            except CellError as exc:
+                expected_errors.add((number, key, exc.code))
+    assert {(e.row, e.column, e.code) for e in result.errors if e.code != "duplicate"} >= (
+        expected_errors
+    )
+    for record in result.records:
+        assert (record.location, record.tlc) == (
+            expected_values[record.row, "location"],
+            expected_values[record.row, "tlc"],
+        )
+    columns, errors = validate_receiving(frame, now=NOW)
+    assert (columns.records(), errors) == (result.records, result.errors)
 
 
 def test_naive_now_is_refused() -> None:
