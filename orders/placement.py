@@ -477,10 +477,13 @@ def _apply_deltas(session: Session, deltas: dict[int, int]) -> None:
         )
 
 
+# The sequences are looked up once per statement (pg_get_serial_sequence in the select list
+# would run once per row), then nextval draws one id per row: safe with concurrent writers.
 _NEXT_IDS = text(
-    "SELECT 0, nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :orders) "
-    "UNION ALL SELECT 1, nextval(pg_get_serial_sequence('order_lines', 'id')) "
-    "FROM generate_series(1, :lines)"
+    "WITH s AS (SELECT pg_get_serial_sequence('orders', 'id')::regclass AS o, "
+    "pg_get_serial_sequence('order_lines', 'id')::regclass AS l) "
+    "SELECT 0, nextval(s.o) FROM s, generate_series(1, :orders) "
+    "UNION ALL SELECT 1, nextval(s.l) FROM s, generate_series(1, :lines)"
 )
 
 
