@@ -5,8 +5,8 @@ the same ledger entries (trace.service.receive_lots / produce_batches for a merc
 lots and batches, under one anchoring entry each, as an upload is; orders.menu.open_batches;
 orders.placement.write_batch for orders, allocations and payments; orders.bulk.carry_many for
 the kitchen and the delivery; sensors.ingest.ingest_many for readings), so every row has its
-entry and `ledger verify` passes. Deterministic for a given seed: one random.Random per day, derived from the seed, and
-a fixed semester start (not the clock).
+entry and `ledger verify` passes. Deterministic for a given seed: one random.Random per day,
+derived from the seed, and a fixed semester start (not the clock).
 
 Per day: each merchant receives its lots (greens, protein, staple), cooks one batch per dish
 sized to the day's orders, and opens it on the menu; students order at lunch and dinner (in
@@ -26,6 +26,7 @@ Planted incidents (returned as `Incidents` and printed by the CLI):
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -172,7 +173,7 @@ class _Campus:
     suppliers: dict[str, int]
     students: list[int]
     couriers: dict[str, list[tuple[int, str]]]  # food class -> [(courier id, box id)]
-    devices: list[tuple[Any, Callable[[int, random.Random], float]]]
+    devices: list[tuple[Any, str]]  # (device, curve: "hot", "cold" or "warm")
 
 
 def sizes(students: int) -> tuple[int, int]:
@@ -331,11 +332,10 @@ def _campus(session: Session, students: int, seed: int, counts: Counts) -> _Camp
             calibrated_on=(START - timedelta(days=30)).date(), actor="system:semester",
             now=opened,
         ).device  # fmt: skip
-        curve = _cold if food_class == "cold" else _hot
-        devices.append((device, curve))
+        devices.append((device, "cold" if food_class == "cold" else "hot"))
     warm_box = couriers["cold"][0][1]
     devices = [
-        (d, _warm if d.box_id == warm_box else curve) for d, curve in devices
+        (d, "warm" if d.box_id == warm_box else curve) for d, curve in devices
     ]  # the excursion route
     counts.students, counts.merchants, counts.couriers = students, n_merchants, n_couriers
     return _Campus(merchants, items, products, suppliers, student_ids, couriers, devices)
@@ -357,18 +357,34 @@ def _device_id(box: str) -> str:
     return f"probe-{box.lower()}"
 
 
-def _hot(minute: int, rng: random.Random) -> float:
-    return round(66.0 + 2.5 * math.sin(minute / 45) + rng.uniform(-0.4, 0.4), 2)
+def _hot(minute: int) -> tuple[float, float, float]:
+    return 66.0 + 2.5 * math.sin(minute / 45), -0.4, 0.4
 
 
-def _cold(minute: int, rng: random.Random) -> float:
-    return round(4.0 + 1.2 * math.sin(minute / 60) + rng.uniform(-0.3, 0.3), 2)
+def _cold(minute: int) -> tuple[float, float, float]:
+    return 4.0 + 1.2 * math.sin(minute / 60), -0.3, 0.3
 
 
-def _warm(minute: int, rng: random.Random) -> float:
+def _warm(minute: int) -> tuple[float, float, float]:
     if EXCURSION[0] <= minute < EXCURSION[1]:  # the lid does not close: warm all lunch
-        return round(11.0 + 1.5 * math.sin(minute / 20) + rng.uniform(-0.3, 0.3), 2)
-    return _cold(minute, rng)
+        return 11.0 + 1.5 * math.sin(minute / 20), -0.3, 0.3
+    return _cold(minute)
+
+
+CURVES = {"hot": _hot, "cold": _cold, "warm": _warm}
+
+
+@functools.cache
+def _profile(curve: str) -> tuple[tuple[float, float, float], ...]:
+    """(level, noise low, noise high) of each service minute: the same every day."""
+    return tuple(CURVES[curve](minute) for start, end in SERVICE for minute in range(start, end))
+
+
+def _day_values(curve: str, rng: random.Random) -> list[float]:
+    """A box's readings through the day's service minutes: the level plus uniform noise
+    (`lo + (hi - lo) * random()`, as `rng.uniform` draws it), to the hundredth of a degree."""
+    draw = rng.random
+    return [round(level + (lo + (hi - lo) * draw()), 2) for level, lo, hi in _profile(curve)]
 
 
 # --------------------------------------------------------------------------- one day
@@ -641,8 +657,8 @@ def _readings(
     batches = []
     for device, curve in campus.devices:
         items = [
-            {"time": at, "value": curve(minute, rng), "unit": "CEL"}
-            for minute, at in zip(minutes, times, strict=True)
+            {"time": at, "value": value, "unit": "CEL"}
+            for at, value in zip(times, _day_values(curve, rng), strict=True)
         ]
         for i in range(0, len(items), most):
             batches.append((device, parse_json_readings(items[i : i + most], now=now)))

@@ -26,6 +26,7 @@ from sqlmodel import Session, col
 
 import ledger
 from accounts.models import User
+from ledger.canonical import rfc3339
 from orders import checkout, states
 from orders.access import Actor
 from orders.delivery import BOX_PATTERN, SEAL_PATTERN
@@ -210,30 +211,34 @@ def _events(t: _Trip, delivery_id: int, kitchen: str) -> list[ledger.Event]:
     c = t.carry
     order_subject = {"order": c.order_id, "merchant": t.merchant_id}
     rider = Actor(c.courier_id, "courier").ledger_actor
+    # Times as the entries record them (RFC 3339 text, what encoding a datetime gives): the
+    # payloads are then plain JSON and encoded in bulk (ledger.encode_many), the same bytes.
+    assigned_at, picked_up_at = rfc3339(c.assigned_at), rfc3339(c.picked_up_at)
     payload: dict[str, Any] = {
         "order_id": c.order_id, "courier_id": c.courier_id, "delivery_status": states.ASSIGNED,
         "food_class": t.food_class, "box_id": None, "seal_number": None, "dropoff_seal": None,
-        "seal_intact": None, "assigned_at": c.assigned_at, "picked_up_at": None,
+        "seal_intact": None, "assigned_at": assigned_at, "picked_up_at": None,
         "dropped_off_at": None,
     }  # fmt: skip
     assigned = dict(payload)
     payload |= {
         "delivery_status": states.PICKED_UP, "box_id": t.box_id, "seal_number": t.seal_number,
-        "picked_up_at": c.picked_up_at,
+        "picked_up_at": picked_up_at,
     }  # fmt: skip
     picked = payload | {"order_status": states.OUT_FOR_DELIVERY}
     payload |= {
         "delivery_status": states.DELIVERED, "dropoff_seal": t.dropoff_seal,
-        "seal_intact": t.dropoff_seal == t.seal_number, "dropped_off_at": c.dropped_off_at,
+        "seal_intact": t.dropoff_seal == t.seal_number, "dropped_off_at": rfc3339(c.dropped_off_at),
     }  # fmt: skip
     dropped = payload | {"order_status": states.DELIVERED}
     return [
         ledger.Event(
-            ORDER_ACCEPTED, {"order_status": states.ACCEPTED, "accepted_at": c.accepted_at},
+            ORDER_ACCEPTED,
+            {"order_status": states.ACCEPTED, "accepted_at": rfc3339(c.accepted_at)},
             actor=kitchen, subject=order_subject,
         ),
         ledger.Event(
-            ORDER_READY, {"order_status": states.READY, "ready_at": c.ready_at},
+            ORDER_READY, {"order_status": states.READY, "ready_at": rfc3339(c.ready_at)},
             actor=kitchen, subject=order_subject,
         ),
         ledger.Event(

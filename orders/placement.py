@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 import ledger
 from columns import utcnow
+from ledger.canonical import rfc3339
 from orders import checkout, states, vouchers
 from orders.allocation import OpenBatch, Shortfall, Stock, Take
 from orders.checkout import MenuEntry, OrderRequest, PricedLine
@@ -648,6 +649,8 @@ def _payment_effects(
                 continue
         payload = {k: v for k, v in values.items() if k not in ("next_payment_at", "status")}
         payload.pop("payment_attempts", None)
+        if "paid_at" in payload:  # as the entry records it: a plain payload, encoded in bulk
+            payload["paid_at"] = rfc3339(payload["paid_at"])
         if "status" in values:
             payload["order_status"] = values["status"]
         event = ledger.Event(kind, payload, actor=o.actor, subject={"order": o.order_id}, ts=when)

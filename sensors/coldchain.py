@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 import ledger
 from columns import utcnow
+from ledger.canonical import rfc3339
 from sensors import store
 from sensors.models import Alert, Binding, Device, Watch
 from sensors.profiles import FOOD_CLASSES, Profile, get_profile
@@ -241,7 +242,7 @@ def span_events(
                 raise WatchError("drop-off is before pickup", field="dropoff_at")
             ended = ledger.Event(
                 "sensor.watch_ended",
-                {"dropoff_at": span.dropoff_at},
+                {"dropoff_at": rfc3339(span.dropoff_at)},  # as recorded: plain JSON
                 actor=span.actor,
                 subject={"delivery": span.delivery_id},
             )
@@ -251,7 +252,7 @@ def span_events(
                 "box_id": span.box_id,
                 "merchant_id": span.merchant_id,
                 "food_class": span.food_class,
-                "pickup_at": span.pickup_at,
+                "pickup_at": rfc3339(span.pickup_at),
                 "dropoff_at": None,
             },
             actor=span.actor,
